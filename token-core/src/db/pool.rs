@@ -1,0 +1,102 @@
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+
+use super::{Backend, DatabaseUrl, DbConnection};
+use crate::error::Error;
+use crate::settings::Settings;
+
+/// A pool of connections to the configured database.
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+
+/// SQLite settings applied to every new connection. WAL lets readers run
+/// while one process writes, and the busy timeout makes a writer wait for
+/// the other process's write instead of failing at once.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
+    PRAGMA journal_mode = WAL; \
+    PRAGMA synchronous = NORMAL; \
+    PRAGMA foreign_keys = ON;";
+
+/// Opens connections for r2d2, picking the backend from the URL scheme.
+///
+/// diesel's derived `establish` tries each backend in turn and reports only
+/// the last failure, so a wrong PostgreSQL password would read as an invalid
+/// URL; this manager reports the real error.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+    backend: Backend,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    #[error("{0}")]
+    Connect(#[from] ConnectionError),
+    #[error("{0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ManagerError;
+
+    fn connect(&self) -> Result<DbConnection, ManagerError> {
+        match &self.backend {
+            Backend::Postgres => Ok(DbConnection::Pg(PgConnection::establish(
+                self.url.expose(),
+            )?)),
+            Backend::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&path)?;
+                conn.batch_execute(SQLITE_PRAGMAS)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
+        conn.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Builds the pool and checks that the database answers.
+///
+/// The error names the URL with its password masked.
+pub fn connect(settings: &Settings) -> Result<DbPool, Error> {
+    let url = settings.connection_strings.default.clone();
+    let backend = url
+        .backend()
+        .map_err(|reason| Error::Invalid(format!("invalid database URL {url}: {reason}")))?;
+
+    if let Backend::Sqlite(path) = &backend {
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                Error::Unavailable(format!(
+                    "cannot create the directory {} for database {url}: {error}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+
+    let manager = ConnectionManager {
+        url: url.clone(),
+        backend,
+    };
+    let database = &settings.database;
+    r2d2::Pool::builder()
+        .max_size(database.max_connections)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(database.connection_timeout_seconds))
+        .error_handler(Box::new(r2d2::LoggingErrorHandler))
+        .build(manager)
+        .map_err(|error| Error::Unavailable(format!("cannot connect to database {url}: {error}")))
+}

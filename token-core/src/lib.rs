@@ -1,0 +1,22 @@
+//! Everything the Auth and API servers must agree on: settings, database
+//! schema and queries, token issuing and hashing, and the one validation
+//! function both use. Holds no web types; each server maps [`Error`] to HTTP.
+
+pub mod clients;
+pub mod db;
+pub mod error;
+pub mod jwt;
+pub mod keys;
+pub mod password;
+pub mod scope;
+pub mod secret;
+pub mod settings;
+pub mod tickets;
+pub mod time;
+pub mod tokens;
+pub mod users;
+pub mod validation;
+
+pub use error::Error;
+pub use secret::Secret;
+pub use settings::Settings;

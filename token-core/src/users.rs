@@ -1,0 +1,106 @@
+//! Resource owners who log in with the password grant.
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::users;
+use crate::error::Error;
+use crate::password;
+use crate::secret::Secret;
+use crate::time::now;
+
+/// A registered user, without the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub enabled: bool,
+}
+
+/// Registers a user with an argon2id hash of the password.
+pub fn add(conn: &mut DbConnection, username: &str, password: &Secret) -> Result<User, Error> {
+    if username.is_empty()
+        || username.chars().count() > 256
+        || username.chars().any(char::is_control)
+    {
+        return Err(Error::Invalid(format!(
+            "invalid username \"{}\": use 1 to 256 characters without control characters",
+            username.escape_debug()
+        )));
+    }
+    if password.expose().is_empty() {
+        return Err(Error::Invalid("the password must not be empty".into()));
+    }
+
+    // Hash before taking the write lock: argon2 is slow on purpose.
+    let password_hash = password::hash_password(password.expose())?;
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        username: username.to_owned(),
+        enabled: true,
+    };
+    crate::db::write_transaction(conn, |conn| {
+        let exists = users::table
+            .filter(users::username.eq(username))
+            .select(users::id)
+            .first::<String>(conn)
+            .optional()?
+            .is_some();
+        if exists {
+            return Err(Error::Conflict(format!("user \"{username}\"")));
+        }
+        diesel::insert_into(users::table)
+            .values((
+                users::id.eq(&user.id),
+                users::username.eq(&user.username),
+                users::password_hash.eq(&password_hash),
+                users::enabled.eq(true),
+                users::created.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })?;
+    Ok(user)
+}
+
+/// Returns the user when the password matches and the account is enabled.
+///
+/// An unknown username is checked against a dummy hash, so that it takes as
+/// long as a wrong password. Runs argon2: call it on a blocking thread.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    username: &str,
+    password: &Secret,
+) -> Result<Option<User>, Error> {
+    let row = users::table
+        .filter(users::username.eq(username))
+        .select((users::id, users::username, users::password_hash, users::enabled))
+        .first::<(String, String, String, bool)>(conn)
+        .optional()?;
+    let Some((id, username, hash, enabled)) = row else {
+        password::verify_against_dummy(password.expose());
+        return Ok(None);
+    };
+    if !password::verify_password(password.expose(), &hash) || !enabled {
+        return Ok(None);
+    }
+    Ok(Some(User {
+        id,
+        username,
+        enabled,
+    }))
+}
+
+/// Finds a user by username.
+pub fn find_by_username(conn: &mut DbConnection, username: &str) -> Result<Option<User>, Error> {
+    let row = users::table
+        .filter(users::username.eq(username))
+        .select((users::id, users::username, users::enabled))
+        .first::<(String, String, bool)>(conn)
+        .optional()?;
+    Ok(row.map(|(id, username, enabled)| User {
+        id,
+        username,
+        enabled,
+    }))
+}

@@ -1,0 +1,259 @@
+//! The one access-token check that the API and Auth's introspection share.
+//!
+//! A token with two dots is taken as a JWT and verified by signature,
+//! `typ`, expiry, issuer and audience; anything else is hashed and looked up
+//! as a reference token, whose token row, session, client and user must all
+//! still be live.
+
+use std::fmt;
+use std::sync::Arc;
+
+use diesel::prelude::*;
+
+use crate::db::schema::{clients, sessions, tokens, users};
+use crate::db::{DbConnection, DbPool};
+use crate::error::Error;
+use crate::jwt::{self, VerifyError};
+use crate::keys::KeyCache;
+use crate::secret::sha256_hex;
+use crate::time::now;
+use crate::tokens::{TokenFormat, TokenKind, TokenRow};
+
+/// Longest token worth a lookup. Issued handles are 43 characters and JWTs
+/// well under 2 KiB; anything longer cannot be ours.
+pub const MAX_TOKEN_LENGTH: usize = 8192;
+
+/// A live token and the grant behind it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenGrant {
+    pub format: TokenFormat,
+    pub kind: &'static str,
+    pub subject: String,
+    pub client_id: String,
+    pub scope: String,
+    pub session_id: String,
+    pub issued_at: i64,
+    pub expires: i64,
+}
+
+/// Why a token is not accepted. The `Display` text is safe to send back in
+/// an `error_description`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Malformed,
+    Unknown,
+    NotAnAccessToken,
+    Expired,
+    Revoked,
+    SessionEnded,
+    AccountDisabled,
+    BadSignature,
+    WrongIssuer,
+    WrongAudience,
+    JwtNotAccepted,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rejection::Malformed => "the access token is malformed",
+            Rejection::Unknown => "the access token is unknown",
+            Rejection::NotAnAccessToken => "the token is not an access token",
+            Rejection::Expired => "the access token expired",
+            Rejection::Revoked => "the access token was revoked",
+            Rejection::SessionEnded => "the session of the access token has ended",
+            Rejection::AccountDisabled => "the account of the access token is disabled",
+            Rejection::BadSignature => "the access token signature is invalid",
+            Rejection::WrongIssuer => "the access token was issued by another issuer",
+            Rejection::WrongAudience => "the access token is for another audience",
+            Rejection::JwtNotAccepted => {
+                "JWT access tokens are not accepted while reference tokens are in use"
+            }
+        })
+    }
+}
+
+/// The outcome of a failed validation.
+#[derive(Debug)]
+pub enum ValidationError {
+    /// The token is not live: RFC 6750 `invalid_token`.
+    Rejected(Rejection),
+    /// The answer depends on the database, which failed.
+    Store(Error),
+}
+
+impl From<Error> for ValidationError {
+    fn from(error: Error) -> Self {
+        ValidationError::Store(error)
+    }
+}
+
+impl From<diesel::result::Error> for ValidationError {
+    fn from(error: diesel::result::Error) -> Self {
+        ValidationError::Store(error.into())
+    }
+}
+
+/// What a caller accepts besides live reference access tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Accept JWT access tokens (false while `UseReferenceTokens` is true).
+    pub accept_jwt: bool,
+    /// Also require the session of a JWT to be live. The API skips this so
+    /// that JWT validation stays free of database calls; introspection
+    /// does it because it can.
+    pub check_jwt_session: bool,
+    /// Accept refresh tokens too (introspection only).
+    pub accept_refresh: bool,
+}
+
+/// Validates tokens against one database and key set.
+pub struct Validator {
+    pool: DbPool,
+    keys: Arc<KeyCache>,
+    issuer: String,
+    audience: String,
+}
+
+impl Validator {
+    pub fn new(pool: DbPool, keys: Arc<KeyCache>, issuer: &str, audience: &str) -> Self {
+        Validator {
+            pool,
+            keys,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        }
+    }
+
+    /// Checks a token and returns its grant. Blocking: it may query the
+    /// database, so async callers run it on a blocking thread.
+    pub fn validate(&self, token: &str, policy: Policy) -> Result<TokenGrant, ValidationError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LENGTH {
+            return Err(ValidationError::Rejected(Rejection::Malformed));
+        }
+        if looks_like_jwt(token) {
+            return self.validate_jwt(token, policy);
+        }
+        let mut conn = self.pool.get().map_err(Error::from)?;
+        validate_reference(&mut conn, token, policy.accept_refresh)
+    }
+
+    fn validate_jwt(&self, token: &str, policy: Policy) -> Result<TokenGrant, ValidationError> {
+        if !policy.accept_jwt {
+            return Err(ValidationError::Rejected(Rejection::JwtNotAccepted));
+        }
+        let claims = match jwt::verify(&self.keys, token, &self.issuer, &self.audience) {
+            Ok(claims) => claims,
+            Err(VerifyError::Rejected(rejection)) => {
+                return Err(ValidationError::Rejected(rejection));
+            }
+            Err(VerifyError::Store(error)) => return Err(ValidationError::Store(error)),
+        };
+        if policy.check_jwt_session {
+            let mut conn = self.pool.get().map_err(Error::from)?;
+            check_session(&mut conn, &claims.sid)?;
+        }
+        Ok(TokenGrant {
+            format: TokenFormat::Jwt,
+            kind: TokenKind::Access.as_str(),
+            subject: claims.sub,
+            client_id: claims.client_id,
+            scope: claims.scope,
+            session_id: claims.sid,
+            issued_at: claims.iat,
+            expires: claims.exp,
+        })
+    }
+}
+
+/// A JWS in compact serialization has exactly three dot-separated parts;
+/// reference handles are base64url and never contain a dot.
+pub fn looks_like_jwt(token: &str) -> bool {
+    token.bytes().filter(|&b| b == b'.').count() == 2
+}
+
+/// Looks up a reference token and checks that it and its session, client
+/// and user are live.
+pub fn validate_reference(
+    conn: &mut DbConnection,
+    token: &str,
+    accept_refresh: bool,
+) -> Result<TokenGrant, ValidationError> {
+    let hash = sha256_hex(token);
+    let found = tokens::table
+        .inner_join(sessions::table.inner_join(clients::table).left_join(users::table))
+        .filter(tokens::hash.eq(&hash))
+        .select((
+            tokens::all_columns,
+            sessions::ended_at,
+            sessions::expires,
+            clients::enabled,
+            users::enabled.nullable(),
+        ))
+        .first::<(TokenRow, Option<i64>, i64, bool, Option<bool>)>(conn)
+        .optional()?;
+    let Some((row, ended_at, session_expires, client_enabled, user_enabled)) = found else {
+        return Err(ValidationError::Rejected(Rejection::Unknown));
+    };
+
+    let kind = if row.kind == TokenKind::Access.as_str() {
+        TokenKind::Access
+    } else if accept_refresh {
+        TokenKind::Refresh
+    } else {
+        return Err(ValidationError::Rejected(Rejection::NotAnAccessToken));
+    };
+    let now = now();
+    let rejection = if row.revoked_at.is_some() {
+        Some(Rejection::Revoked)
+    } else if row.expires <= now {
+        Some(Rejection::Expired)
+    } else if ended_at.is_some() || session_expires <= now {
+        Some(Rejection::SessionEnded)
+    } else if !client_enabled || user_enabled == Some(false) {
+        Some(Rejection::AccountDisabled)
+    } else {
+        None
+    };
+    if let Some(rejection) = rejection {
+        return Err(ValidationError::Rejected(rejection));
+    }
+
+    Ok(TokenGrant {
+        format: TokenFormat::Reference,
+        kind: kind.as_str(),
+        subject: row.subject,
+        client_id: row.client_id,
+        scope: row.scopes,
+        session_id: row.session_id,
+        issued_at: row.created,
+        expires: row.expires,
+    })
+}
+
+fn check_session(conn: &mut DbConnection, session_id: &str) -> Result<(), ValidationError> {
+    let now = now();
+    let found = sessions::table
+        .inner_join(clients::table)
+        .left_join(users::table)
+        .filter(sessions::id.eq(session_id))
+        .select((
+            sessions::ended_at,
+            sessions::expires,
+            clients::enabled,
+            users::enabled.nullable(),
+        ))
+        .first::<(Option<i64>, i64, bool, Option<bool>)>(conn)
+        .optional()?;
+    match found {
+        None => Err(ValidationError::Rejected(Rejection::SessionEnded)),
+        Some((Some(_), _, _, _)) => Err(ValidationError::Rejected(Rejection::SessionEnded)),
+        Some((None, expires, _, _)) if expires <= now => {
+            Err(ValidationError::Rejected(Rejection::SessionEnded))
+        }
+        Some((None, _, false, _)) | Some((None, _, _, Some(false))) => {
+            Err(ValidationError::Rejected(Rejection::AccountDisabled))
+        }
+        Some(_) => Ok(()),
+    }
+}
