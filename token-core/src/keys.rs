@@ -118,7 +118,9 @@ pub fn load(conn: &mut DbConnection) -> Result<KeySet, Error> {
 
 fn parse_key(kid: String, private_pem: &str, public_pem: &str) -> Result<SigningKey, Error> {
     let invalid = |what: &str, error: &dyn std::fmt::Display| {
-        Error::Internal(format!("stored signing key {kid} has an invalid {what}: {error}"))
+        Error::Internal(format!(
+            "stored signing key {kid} has an invalid {what}: {error}"
+        ))
     };
     let encoding = EncodingKey::from_rsa_pem(private_pem.as_bytes())
         .map_err(|error| invalid("private key", &error))?;
@@ -146,8 +148,8 @@ fn generate_rsa_pair() -> Result<(String, String), Error> {
     let failed = |error: &dyn std::fmt::Display| {
         Error::Internal(format!("RSA key generation failed: {error}"))
     };
-    let private = rsa::PrivateKey::new(&mut getrandom::SysRng, RSA_BITS)
-        .map_err(|error| failed(&error))?;
+    let private =
+        rsa::PrivateKey::new(&mut getrandom::SysRng, RSA_BITS).map_err(|error| failed(&error))?;
     let private_pem = private
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|error| failed(&error))?

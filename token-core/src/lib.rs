@@ -11,6 +11,7 @@ pub mod password;
 pub mod scope;
 pub mod secret;
 pub mod settings;
+pub mod startup;
 pub mod tickets;
 pub mod time;
 pub mod tokens;

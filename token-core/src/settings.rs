@@ -181,12 +181,16 @@ impl Settings {
             }
         }
         let env_schema = schema.clone();
-        figment = figment.merge(Env::raw().lowercase(false).filter_map(move |name| {
-            match classify_env_key(name.as_str(), &env_schema) {
-                EnvKey::Known(path) => Some(path.into()),
-                EnvKey::Unknown(_) | EnvKey::Unrelated => None,
-            }
-        }));
+        // `lowercase(false)` must come after `filter_map`, which resets it.
+        let env = Env::raw()
+            .filter_map(
+                move |name| match classify_env_key(name.as_str(), &env_schema) {
+                    EnvKey::Known(path) => Some(path.into()),
+                    EnvKey::Unknown(_) | EnvKey::Unrelated => None,
+                },
+            )
+            .lowercase(false);
+        figment = figment.merge(env);
 
         let settings: Settings = figment.extract().map_err(describe_figment_error)?;
         settings.validate()?;
@@ -253,7 +257,11 @@ impl fmt::Display for ListenAddress {
 /// Parses a `;`-separated `Urls` value into host and port pairs.
 pub fn listen_addresses(key: &str, urls: &str) -> Result<Vec<ListenAddress>, SettingsError> {
     let mut addresses = Vec::new();
-    for part in urls.split(';').map(str::trim).filter(|part| !part.is_empty()) {
+    for part in urls
+        .split(';')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
         let url = url::Url::parse(part).map_err(|error| {
             SettingsError(format!("invalid setting {key} = \"{part}\": {error}"))
         })?;
@@ -267,7 +275,10 @@ pub fn listen_addresses(key: &str, urls: &str) -> Result<Vec<ListenAddress>, Set
             .host_str()
             .ok_or_else(|| SettingsError(format!("invalid setting {key} = \"{part}\": no host")))?;
         // Url keeps IPv6 brackets in host_str, which socket parsing rejects.
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let port = url.port_or_known_default().unwrap_or(80);
         addresses.push(ListenAddress { host, port });
     }
@@ -314,7 +325,10 @@ fn canonicalize(value: Value, schema: &Value, prefix: &str, unknown: &mut Vec<St
         {
             Some((name, child_schema)) => {
                 let path = join_path(prefix, name);
-                result.insert(name.clone(), canonicalize(child, child_schema, &path, unknown));
+                result.insert(
+                    name.clone(),
+                    canonicalize(child, child_schema, &path, unknown),
+                );
             }
             None => unknown.push(path),
         }

@@ -438,9 +438,13 @@ pub fn revoke(
         if row.kind == TokenKind::Refresh.as_str() {
             revoke_family(conn, &row.family_id, now)?;
         } else {
-            diesel::update(tokens::table.find(&hash).filter(tokens::revoked_at.is_null()))
-                .set(tokens::revoked_at.eq(now))
-                .execute(conn)?;
+            diesel::update(
+                tokens::table
+                    .find(&hash)
+                    .filter(tokens::revoked_at.is_null()),
+            )
+            .set(tokens::revoked_at.eq(now))
+            .execute(conn)?;
         }
         Ok(RevokeOutcome::Revoked)
     })

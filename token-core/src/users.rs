@@ -74,7 +74,12 @@ pub fn authenticate(
 ) -> Result<Option<User>, Error> {
     let row = users::table
         .filter(users::username.eq(username))
-        .select((users::id, users::username, users::password_hash, users::enabled))
+        .select((
+            users::id,
+            users::username,
+            users::password_hash,
+            users::enabled,
+        ))
         .first::<(String, String, String, bool)>(conn)
         .optional()?;
     let Some((id, username, hash, enabled)) = row else {

@@ -36,8 +36,7 @@ pub struct TokenGrant {
     pub expires: i64,
 }
 
-/// Why a token is not accepted. The `Display` text is safe to send back in
-/// an `error_description`.
+/// Why a token is not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
     Malformed,
@@ -53,9 +52,10 @@ pub enum Rejection {
     JwtNotAccepted,
 }
 
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Rejection {
+    /// A fixed text, safe for an `error_description` and a header value.
+    pub fn description(self) -> &'static str {
+        match self {
             Rejection::Malformed => "the access token is malformed",
             Rejection::Unknown => "the access token is unknown",
             Rejection::NotAnAccessToken => "the token is not an access token",
@@ -69,7 +69,13 @@ impl fmt::Display for Rejection {
             Rejection::JwtNotAccepted => {
                 "JWT access tokens are not accepted while reference tokens are in use"
             }
-        })
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
     }
 }
 
@@ -181,7 +187,11 @@ pub fn validate_reference(
 ) -> Result<TokenGrant, ValidationError> {
     let hash = sha256_hex(token);
     let found = tokens::table
-        .inner_join(sessions::table.inner_join(clients::table).left_join(users::table))
+        .inner_join(
+            sessions::table
+                .inner_join(clients::table)
+                .left_join(users::table),
+        )
         .filter(tokens::hash.eq(&hash))
         .select((
             tokens::all_columns,

@@ -76,15 +76,19 @@ pub fn connect(settings: &Settings) -> Result<DbPool, Error> {
         .backend()
         .map_err(|reason| Error::Invalid(format!("invalid database URL {url}: {reason}")))?;
 
-    if let Backend::Sqlite(path) = &backend {
-        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|error| {
-                Error::Unavailable(format!(
-                    "cannot create the directory {} for database {url}: {error}",
-                    parent.display()
-                ))
-            })?;
-        }
+    let sqlite_parent = match &backend {
+        Backend::Sqlite(path) => path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty()),
+        Backend::Postgres => None,
+    };
+    if let Some(parent) = sqlite_parent {
+        std::fs::create_dir_all(parent).map_err(|error| {
+            Error::Unavailable(format!(
+                "cannot create the directory {} for database {url}: {error}",
+                parent.display()
+            ))
+        })?;
     }
 
     let manager = ConnectionManager {

@@ -75,4 +75,11 @@ diesel::joinable!(tokens -> sessions (session_id));
 diesel::joinable!(sessions -> clients (client_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(clients, users, sessions, tokens, signing_keys, tickets);
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    users,
+    sessions,
+    tokens,
+    signing_keys,
+    tickets
+);

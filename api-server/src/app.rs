@@ -1,0 +1,121 @@
+//! Builds and runs the HTTP server.
+
+use std::sync::Arc;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpRequest, HttpServer, web};
+use token_core::Settings;
+use token_core::db::DbPool;
+use token_core::keys::{self, KeyCache};
+use token_core::validation::{Policy, Validator};
+use web_common::api_error::{self, ApiError};
+use web_common::{health, logging, server};
+
+use crate::state::ApiState;
+use crate::{auth, me, tickets};
+
+/// The largest JSON body the API reads.
+const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// Builds the shared state. The API only reads signing keys; the Auth
+/// server creates them, and the API reloads them when it meets a new one.
+pub fn build_state(settings: Settings, pool: DbPool) -> Result<ApiState, token_core::Error> {
+    let mut conn = pool.get()?;
+    let key_set = keys::load(&mut conn)?;
+    drop(conn);
+    let keys = Arc::new(KeyCache::new(pool.clone(), key_set));
+    let validator = Validator::new(
+        pool.clone(),
+        keys,
+        settings.issuer(),
+        &settings.api.audience,
+    );
+    let policy = Policy {
+        accept_jwt: !settings.use_reference_tokens,
+        check_jwt_session: false,
+        accept_refresh: false,
+    };
+    Ok(ApiState {
+        settings,
+        pool,
+        validator,
+        policy,
+    })
+}
+
+/// Registers every route of the API.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_JSON_BYTES)
+                .error_handler(json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .service(
+            web::scope("/api")
+                .wrap(from_fn(auth::require_token))
+                .route("/me", web::get().to(me::me))
+                .route("/tickets", web::get().to(tickets::list))
+                .route("/tickets", web::post().to(tickets::create))
+                .route("/tickets/{id}", web::get().to(tickets::get))
+                .route("/tickets/{id}", web::patch().to(tickets::update))
+                .route("/tickets/{id}", web::delete().to(tickets::delete)),
+        )
+        .configure(health::configure);
+}
+
+fn json_error(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Error {
+    let description = match &error {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            format!("the JSON body exceeds {MAX_JSON_BYTES} bytes")
+        }
+        JsonPayloadError::ContentType => "the body must be application/json".to_owned(),
+        other => format!("invalid JSON body: {other}"),
+    };
+    ApiError::bad_request(description).into()
+}
+
+fn query_error(error: QueryPayloadError, _request: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request(format!("invalid query string: {error}")).into()
+}
+
+fn path_error(error: PathError, _request: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request(format!("invalid path: {error}")).into()
+}
+
+/// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+pub async fn serve(state: ApiState) -> Result<(), String> {
+    let listeners = server::bind("Api:Urls", &state.settings.api.urls)?;
+    tracing::info!(
+        audience = %state.settings.api.audience,
+        accepts_jwt = state.policy.accept_jwt,
+        "starting the API server"
+    );
+    let pool = web::Data::new(state.pool.clone());
+    let state = web::Data::new(state);
+    let mut http = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(pool.clone())
+            .wrap(from_fn(logging::log_request))
+            .configure(configure)
+            .default_service(web::to(api_error::not_found))
+    });
+    for listener in &listeners {
+        let listener = listener
+            .try_clone()
+            .map_err(|error| format!("cannot use listener: {error}"))?;
+        http = http
+            .listen(listener)
+            .map_err(|error| format!("cannot listen: {error}"))?;
+    }
+    server::announce(&listeners);
+    http.run()
+        .await
+        .map_err(|error| format!("the server stopped with an error: {error}"))?;
+    tracing::info!("the API server stopped");
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Builds and runs the HTTP server.
+
+use std::sync::Arc;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use token_core::Settings;
+use token_core::db::DbPool;
+use token_core::keys::{self, KeyCache};
+use token_core::tokens::Issuer;
+use token_core::validation::Validator;
+use web_common::{api_error, health, logging, server};
+
+use crate::state::AuthState;
+use crate::{discovery, endsession, introspection, revocation, token_endpoint};
+
+/// Loads the signing keys and builds the shared state.
+pub fn build_state(settings: Settings, pool: DbPool) -> Result<AuthState, token_core::Error> {
+    let mut conn = pool.get()?;
+    let key_set = keys::load_or_create(&mut conn)?;
+    drop(conn);
+    let keys = Arc::new(KeyCache::new(pool.clone(), key_set));
+    let issuer = Issuer::new(&settings, keys.current());
+    let validator = Validator::new(
+        pool.clone(),
+        keys.clone(),
+        settings.issuer(),
+        &settings.api.audience,
+    );
+    Ok(AuthState {
+        settings,
+        pool,
+        issuer,
+        keys,
+        validator,
+    })
+}
+
+/// Registers every route of the Auth server.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(discovery::metadata),
+        )
+        .route("/.well-known/jwks.json", web::get().to(discovery::jwks))
+        .route("/connect/token", web::post().to(token_endpoint::token))
+        .route("/connect/revocation", web::post().to(revocation::revoke))
+        .route(
+            "/connect/introspect",
+            web::post().to(introspection::introspect),
+        )
+        .route(
+            "/connect/endsession",
+            web::post().to(endsession::end_session),
+        )
+        .configure(health::configure);
+}
+
+/// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+pub async fn serve(state: AuthState) -> Result<(), String> {
+    let listeners = server::bind("Auth:Urls", &state.settings.auth.urls)?;
+    tracing::info!(
+        issuer = %state.settings.issuer(),
+        token.format = state.issuer.format().as_str(),
+        "starting the Auth server"
+    );
+    let pool = web::Data::new(state.pool.clone());
+    let state = web::Data::new(state);
+    let mut http = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(pool.clone())
+            .wrap(from_fn(logging::log_request))
+            .configure(configure)
+            .default_service(web::to(api_error::not_found))
+    });
+    for listener in &listeners {
+        let listener = listener
+            .try_clone()
+            .map_err(|error| format!("cannot use listener: {error}"))?;
+        http = http
+            .listen(listener)
+            .map_err(|error| format!("cannot listen: {error}"))?;
+    }
+    server::announce(&listeners);
+    http.run()
+        .await
+        .map_err(|error| format!("the server stopped with an error: {error}"))?;
+    tracing::info!("the Auth server stopped");
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Command line of the auth-server binary.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use token_core::secret::Secret;
+use token_core::{Settings, clients, startup, users};
+
+use crate::app;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "auth-server",
+    version,
+    about = "OAuth 2.0 authorization server"
+)]
+pub struct Cli {
+    /// Settings file [default: appsettings/appsettings.json]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the OAuth endpoints (the default)
+    Serve,
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Manage OAuth clients
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Manage users who log in with the password grant
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// Register a confidential client
+    Add(AddClient),
+}
+
+#[derive(Debug, Args)]
+struct AddClient {
+    /// Client id: letters, digits, '-', '.', '_' or '~'
+    client_id: String,
+    /// Client secret, at least 16 characters (visible in the process list;
+    /// prefer --secret-stdin on shared hosts)
+    #[arg(
+        long,
+        required_unless_present = "secret_stdin",
+        conflicts_with = "secret_stdin"
+    )]
+    secret: Option<String>,
+    /// Read the client secret from the first line of standard input
+    #[arg(long)]
+    secret_stdin: bool,
+    /// Comma-separated grant types: client_credentials, password, refresh_token
+    #[arg(long, value_delimiter = ',', required = true)]
+    grant_types: Vec<String>,
+    /// Space-separated scopes the client may request
+    #[arg(long, default_value = "")]
+    scopes: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Register a user
+    Add(AddUser),
+}
+
+#[derive(Debug, Args)]
+struct AddUser {
+    /// The name the user logs in with
+    username: String,
+    /// Read the password from the first line of standard input
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    web_common::logging::init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let settings =
+        startup::load_settings(cli.config.as_deref()).map_err(|error| error.to_string())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => {
+            startup::open_database(&settings).map_err(|error| error.to_string())?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Clients(ClientsCommand::Add(args)) => add_client(&settings, args),
+        Command::Users(UsersCommand::Add(args)) => add_user(&settings, args),
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    let pool = startup::open_database(&settings).map_err(|error| error.to_string())?;
+    let state = app::build_state(settings, pool).map_err(|error| error.to_string())?;
+    actix_web::rt::System::new().block_on(app::serve(state))
+}
+
+fn add_client(settings: &Settings, args: AddClient) -> Result<(), String> {
+    let secret = match args.secret {
+        Some(secret) => Secret::new(secret),
+        None => read_stdin_line("client secret")?,
+    };
+    let grant_types: Vec<String> = args
+        .grant_types
+        .iter()
+        .map(|grant_type| grant_type.trim().to_owned())
+        .filter(|grant_type| !grant_type.is_empty())
+        .collect();
+    let scopes = token_core::scope::split(&args.scopes);
+
+    let pool = startup::open_database(settings).map_err(|error| error.to_string())?;
+    let mut conn = pool.get().map_err(|error| error.to_string())?;
+    let client = clients::add(&mut conn, &args.client_id, &secret, &grant_types, &scopes)
+        .map_err(|error| error.to_string())?;
+    println!(
+        "added client {} (grant types: {}; scopes: {})",
+        client.id,
+        client.grant_types.join(", "),
+        client.scopes.join(" ")
+    );
+    Ok(())
+}
+
+fn add_user(settings: &Settings, args: AddUser) -> Result<(), String> {
+    let password = read_stdin_line("password")?;
+    let pool = startup::open_database(settings).map_err(|error| error.to_string())?;
+    let mut conn = pool.get().map_err(|error| error.to_string())?;
+    let user =
+        users::add(&mut conn, &args.username, &password).map_err(|error| error.to_string())?;
+    println!("added user {} with id {}", user.username, user.id);
+    Ok(())
+}
+
+/// Reads one line from standard input without its line ending.
+fn read_stdin_line(what: &str) -> Result<Secret, String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|error| format!("cannot read the {what} from standard input: {error}"))?;
+    let line = input.lines().next().unwrap_or("");
+    if line.is_empty() {
+        return Err(format!("standard input holds no {what}"));
+    }
+    Ok(Secret::new(line))
+}

@@ -1,0 +1,14 @@
+//! The OAuth 2.0 authorization server: token, revocation, introspection and
+//! end-session endpoints, discovery, and the admin command line.
+
+pub mod app;
+pub mod cli;
+mod client_auth;
+mod discovery;
+mod endsession;
+mod form;
+mod introspection;
+mod oauth_error;
+mod revocation;
+pub mod state;
+mod token_endpoint;

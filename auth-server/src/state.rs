@@ -1,0 +1,16 @@
+use std::sync::Arc;
+
+use token_core::Settings;
+use token_core::db::DbPool;
+use token_core::keys::KeyCache;
+use token_core::tokens::Issuer;
+use token_core::validation::Validator;
+
+/// Everything the handlers share.
+pub struct AuthState {
+    pub settings: Settings,
+    pub pool: DbPool,
+    pub issuer: Issuer,
+    pub keys: Arc<KeyCache>,
+    pub validator: Validator,
+}
