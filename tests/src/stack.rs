@@ -1,0 +1,377 @@
+//! An Auth server and API servers sharing one fresh database.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::io::AsyncWriteExt;
+
+use crate::binaries::binaries;
+use crate::database::{Backend, TestDatabase};
+use crate::server::Server;
+
+/// A confidential client allowed every grant and every scope.
+pub const APP: (&str, &str) = ("app", "app-secret-0123456789");
+/// A client allowed only `client_credentials` and `read:tickets`.
+pub const READER: (&str, &str) = ("reader", "reader-secret-0123456789");
+/// A second full client, to test what one client may do to another's
+/// tokens.
+pub const OTHER: (&str, &str) = ("other", "other-secret-0123456789");
+pub const ALICE: (&str, &str) = ("alice", "alice password");
+
+/// The issuer in the settings; tokens carry it, nothing connects to it.
+pub const ISSUER: &str = "http://issuer.test";
+
+/// How to start a stack.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub use_reference_tokens: bool,
+    pub access_token_lifetime_seconds: u64,
+    pub api_instances: usize,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            use_reference_tokens: false,
+            access_token_lifetime_seconds: 3600,
+            api_instances: 2,
+        }
+    }
+}
+
+impl StackOptions {
+    pub fn reference() -> Self {
+        StackOptions {
+            use_reference_tokens: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn jwt() -> Self {
+        Self::default()
+    }
+}
+
+/// Running servers plus the database and files they use. Servers are
+/// declared first so that they stop before the database is dropped.
+pub struct Stack {
+    pub auth: Server,
+    pub apis: Vec<Server>,
+    pub database: TestDatabase,
+    pub settings_path: PathBuf,
+    pub http: reqwest::Client,
+    dir: TempDir,
+}
+
+/// A reqwest client that ignores proxy variables, so that every request
+/// stays on loopback.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("reqwest client")
+}
+
+impl Stack {
+    /// Creates the database, registers the standard clients and users with
+    /// the admin commands, and starts Auth and the API instances.
+    pub async fn start(backend: Backend, options: StackOptions) -> Stack {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let database = TestDatabase::create(&backend, dir.path());
+        let settings_path = dir.path().join("appsettings.json");
+        let settings = json!({
+            "UseReferenceTokens": options.use_reference_tokens,
+            "ConnectionStrings": { "Default": database.url },
+            "Auth": { "Urls": "http://127.0.0.1:0", "Issuer": ISSUER },
+            "Api": { "Urls": "http://127.0.0.1:0", "Audience": "api" },
+            "Tokens": {
+                "AccessTokenLifetimeSeconds": options.access_token_lifetime_seconds,
+                "RefreshTokenLifetimeSeconds": 86400
+            }
+        });
+        std::fs::write(&settings_path, settings.to_string()).expect("write settings");
+
+        let dir_path = dir.path().to_path_buf();
+        let admin = Admin {
+            settings_path: settings_path.clone(),
+        };
+        admin
+            .run(&[
+                "clients",
+                "add",
+                APP.0,
+                "--secret",
+                APP.1,
+                "--grant-types",
+                "client_credentials,password,refresh_token",
+                "--scopes",
+                "all read:tickets edit:tickets",
+            ])
+            .await;
+        admin
+            .run(&[
+                "clients",
+                "add",
+                READER.0,
+                "--secret",
+                READER.1,
+                "--grant-types",
+                "client_credentials",
+                "--scopes",
+                "read:tickets",
+            ])
+            .await;
+        admin
+            .run(&[
+                "clients",
+                "add",
+                OTHER.0,
+                "--secret",
+                OTHER.1,
+                "--grant-types",
+                "client_credentials,password,refresh_token",
+                "--scopes",
+                "read:tickets",
+            ])
+            .await;
+        admin
+            .run_with_stdin(&["users", "add", ALICE.0, "--password-stdin"], ALICE.1)
+            .await;
+
+        let auth = Server::start(
+            "auth",
+            &binaries().auth_server,
+            &settings_path,
+            &[],
+            &dir_path,
+        )
+        .await;
+        let mut apis = Vec::new();
+        for index in 0..options.api_instances {
+            apis.push(
+                Server::start(
+                    &format!("api{index}"),
+                    &binaries().api_server,
+                    &settings_path,
+                    &[],
+                    &dir_path,
+                )
+                .await,
+            );
+        }
+        Stack {
+            auth,
+            apis,
+            database,
+            settings_path,
+            http: http_client(),
+            dir,
+        }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Replaces the Auth server with one started with extra environment
+    /// variables, such as `UseReferenceTokens=true`.
+    pub async fn restart_auth(&mut self, env: &[(&str, &str)]) {
+        let env = owned(env);
+        let replacement = Server::start(
+            "auth-restarted",
+            &binaries().auth_server,
+            &self.settings_path,
+            &env,
+            self.dir.path(),
+        )
+        .await;
+        let old = std::mem::replace(&mut self.auth, replacement);
+        old.stop().await;
+    }
+
+    /// Replaces every API instance with ones started with extra
+    /// environment variables.
+    pub async fn restart_apis(&mut self, env: &[(&str, &str)]) {
+        let env = owned(env);
+        let count = self.apis.len();
+        for server in self.apis.drain(..) {
+            server.stop().await;
+        }
+        for index in 0..count {
+            self.apis.push(
+                Server::start(
+                    &format!("api{index}-restarted"),
+                    &binaries().api_server,
+                    &self.settings_path,
+                    &env,
+                    self.dir.path(),
+                )
+                .await,
+            );
+        }
+    }
+
+    /// Runs an admin command of the auth-server binary against this stack.
+    pub async fn admin(&self, args: &[&str]) -> std::process::Output {
+        Admin {
+            settings_path: self.settings_path.clone(),
+        }
+        .output(args, None)
+        .await
+    }
+
+    /// `POST /connect/token` with HTTP Basic client authentication.
+    pub async fn token(&self, client: (&str, &str), form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/connect/token", self.auth.url))
+            .basic_auth(client.0, Some(client.1))
+            .form(form)
+            .send()
+            .await
+            .expect("token request");
+        json_of(response).await
+    }
+
+    /// Logs ALICE in through the APP client; returns the token response.
+    pub async fn login(&self) -> Value {
+        let (status, body) = self
+            .token(
+                APP,
+                &[
+                    ("grant_type", "password"),
+                    ("username", ALICE.0),
+                    ("password", ALICE.1),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "password grant failed: {body}");
+        body
+    }
+
+    /// `GET /api/me` at API instance `index`.
+    pub async fn me(&self, index: usize, access_token: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}/api/me", self.apis[index].url))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("/api/me request");
+        json_of(response).await
+    }
+
+    /// `POST /connect/revocation` as `client`.
+    pub async fn revoke(&self, client: (&str, &str), token: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/connect/revocation", self.auth.url))
+            .basic_auth(client.0, Some(client.1))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("revocation request");
+        json_of(response).await
+    }
+
+    /// `POST /connect/introspect` as `client`.
+    pub async fn introspect(&self, client: (&str, &str), token: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/connect/introspect", self.auth.url))
+            .basic_auth(client.0, Some(client.1))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("introspection request");
+        json_of(response).await
+    }
+
+    /// `POST /connect/endsession` with a Bearer access token.
+    pub async fn end_session(&self, access_token: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/connect/endsession", self.auth.url))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("end-session request");
+        json_of(response).await
+    }
+
+    /// Every log line the servers wrote so far.
+    pub fn logs(&self) -> String {
+        let mut logs = self.auth.log();
+        for api in &self.apis {
+            logs.push_str(&api.log());
+        }
+        logs
+    }
+}
+
+/// Status and JSON body; a body that is not JSON becomes `Value::Null`.
+pub async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+fn owned(env: &[(&str, &str)]) -> Vec<(String, String)> {
+    env.iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+/// Runs admin commands of the auth-server binary.
+struct Admin {
+    settings_path: PathBuf,
+}
+
+impl Admin {
+    async fn run(&self, args: &[&str]) {
+        let output = self.output(args, None).await;
+        assert!(
+            output.status.success(),
+            "auth-server {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    async fn run_with_stdin(&self, args: &[&str], input: &str) {
+        let output = self.output(args, Some(input)).await;
+        assert!(
+            output.status.success(),
+            "auth-server {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    async fn output(&self, args: &[&str], input: Option<&str>) -> std::process::Output {
+        let mut command = tokio::process::Command::new(&binaries().auth_server);
+        command
+            .arg("--config")
+            .arg(&self.settings_path)
+            .args(args)
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("start auth-server admin command");
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        if let Some(input) = input {
+            stdin
+                .write_all(format!("{input}\n").as_bytes())
+                .await
+                .expect("write stdin");
+        }
+        drop(stdin);
+        child
+            .wait_with_output()
+            .await
+            .expect("admin command output")
+    }
+}
