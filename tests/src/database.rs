@@ -71,11 +71,12 @@ impl TestDatabase {
     /// Drops a PostgreSQL database while services may still be connected,
     /// which makes it unreachable for them.
     pub fn drop_now(&mut self) {
-        if let Some((admin_url, name)) = self.postgres.take() {
-            if let Ok(mut admin) = PgConnection::establish(&admin_url) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin);
-            }
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        if let Ok(mut admin) = PgConnection::establish(&admin_url) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! An Auth server and API servers sharing one fresh database.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use reqwest::StatusCode;
@@ -82,18 +82,7 @@ impl Stack {
     pub async fn start(backend: Backend, options: StackOptions) -> Stack {
         let dir = tempfile::tempdir().expect("temporary directory");
         let database = TestDatabase::create(&backend, dir.path());
-        let settings_path = dir.path().join("appsettings.json");
-        let settings = json!({
-            "UseReferenceTokens": options.use_reference_tokens,
-            "ConnectionStrings": { "Default": database.url },
-            "Auth": { "Urls": "http://127.0.0.1:0", "Issuer": ISSUER },
-            "Api": { "Urls": "http://127.0.0.1:0", "Audience": "api" },
-            "Tokens": {
-                "AccessTokenLifetimeSeconds": options.access_token_lifetime_seconds,
-                "RefreshTokenLifetimeSeconds": 86400
-            }
-        });
-        std::fs::write(&settings_path, settings.to_string()).expect("write settings");
+        let settings_path = write_settings(dir.path(), &database.url, &options);
 
         let dir_path = dir.path().to_path_buf();
         let admin = Admin {
@@ -313,6 +302,53 @@ impl Stack {
     }
 }
 
+/// Writes an `appsettings.json` for a test stack into `dir`. Both servers
+/// listen on port 0, so that parallel tests never collide.
+pub fn write_settings(dir: &Path, database_url: &str, options: &StackOptions) -> PathBuf {
+    let settings_path = dir.join("appsettings.json");
+    let settings = json!({
+        "UseReferenceTokens": options.use_reference_tokens,
+        "ConnectionStrings": { "Default": database_url },
+        "Auth": { "Urls": "http://127.0.0.1:0", "Issuer": ISSUER },
+        "Api": { "Urls": "http://127.0.0.1:0", "Audience": "api" },
+        "Tokens": {
+            "AccessTokenLifetimeSeconds": options.access_token_lifetime_seconds,
+            "RefreshTokenLifetimeSeconds": 86400
+        }
+    });
+    std::fs::write(&settings_path, settings.to_string()).expect("write settings");
+    settings_path
+}
+
+/// Runs a server binary to completion (a command, or a start that fails)
+/// with only the given environment; gives up after `timeout`.
+pub async fn run_binary(
+    binary: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    timeout: std::time::Duration,
+) -> std::process::Output {
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = command.spawn().expect("start the binary");
+    tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} {args:?} did not exit within {timeout:?}",
+                binary.display()
+            )
+        })
+        .expect("binary output")
+}
+
 /// Status and JSON body; a body that is not JSON becomes `Value::Null`.
 pub async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
@@ -336,7 +372,8 @@ impl Admin {
         let output = self.output(args, None).await;
         assert!(
             output.status.success(),
-            "auth-server {args:?} failed: {}",
+            "auth-server {args:?} failed with {}: {}",
+            output.status,
             String::from_utf8_lossy(&output.stderr)
         );
     }
@@ -345,7 +382,8 @@ impl Admin {
         let output = self.output(args, Some(input)).await;
         assert!(
             output.status.success(),
-            "auth-server {args:?} failed: {}",
+            "auth-server {args:?} failed with {}: {}",
+            output.status,
             String::from_utf8_lossy(&output.stderr)
         );
     }

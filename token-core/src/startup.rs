@@ -30,7 +30,12 @@ pub fn load_settings(path: Option<&Path>) -> Result<Settings, SettingsError> {
 /// Connects to the database and applies pending migrations.
 pub fn open_database(settings: &Settings) -> Result<DbPool, Error> {
     let pool = db::connect(settings)?;
-    let mut conn = pool.get()?;
+    let mut conn = pool.get().map_err(|error| {
+        Error::Unavailable(format!(
+            "cannot connect to database {}: {error}",
+            settings.connection_strings.default
+        ))
+    })?;
     let applied = db::run_migrations(&mut conn)?;
     for name in &applied {
         tracing::info!(migration = %name, "applied migration");
