@@ -9,7 +9,7 @@ use serde_json::json;
 use token_core::Error;
 use web_common::errors::{self, RETRY_AFTER_SECONDS};
 
-/// An error answered as `{"error": ..., "error_description": ...}`.
+/// An error sent as `{"error": ..., "error_description": ...}`.
 #[derive(Debug)]
 pub struct OAuthError {
     status: StatusCode,

@@ -8,7 +8,7 @@ use token_core::scope;
 use token_core::secret::Secret;
 use token_core::tokens::{self, IssuedTokens, NewGrant, RefreshError};
 use token_core::users;
-use web_common::blocking::with_conn;
+use web_common::blocking::{run, with_conn};
 
 use crate::client_auth;
 use crate::form::{self, FormParams};
@@ -133,10 +133,17 @@ async fn password(
     let with_refresh_token = client.allows_grant("refresh_token");
     let state = state.clone();
 
+    // The connection is released before argon2 runs, so that a burst of
+    // logins cannot hold every pooled connection.
+    let stored = with_conn(&state.pool, move |conn| users::find_login(conn, &username)).await?;
+    let user = run(move || users::verify_login(stored, &password)).await?;
+    let Some(user) = user else {
+        return Err(OAuthError::invalid_grant(
+            "the username or password is incorrect",
+        ));
+    };
+
     let issued = with_conn(&state.clone().pool, move |conn| {
-        let Some(user) = users::authenticate(conn, &username, &password)? else {
-            return Ok(None);
-        };
         let grant = NewGrant {
             client_id: &client_id,
             subject: &user.id,
@@ -144,10 +151,10 @@ async fn password(
             scope: &scope,
             with_refresh_token,
         };
-        tokens::issue_for_new_session(conn, &state.issuer, &grant).map(Some)
+        tokens::issue_for_new_session(conn, &state.issuer, &grant)
     })
     .await?;
-    issued.ok_or_else(|| OAuthError::invalid_grant("the username or password is incorrect"))
+    Ok(issued)
 }
 
 async fn refresh(

@@ -15,7 +15,8 @@ pub struct Binaries {
 /// they are current) and returns their paths.
 ///
 /// `cargo test` builds binaries only for the package under test, and this
-/// package runs the other packages' binaries, so it asks cargo itself.
+/// package runs the other packages' binaries, so it runs `cargo build`
+/// itself.
 pub fn binaries() -> &'static Binaries {
     static BINARIES: OnceLock<Binaries> = OnceLock::new();
     BINARIES.get_or_init(build)

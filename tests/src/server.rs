@@ -86,7 +86,7 @@ impl Server {
         server
     }
 
-    /// Polls `/health/ready` until it answers 200.
+    /// Polls `/health/ready` until it returns 200.
     pub async fn wait_ready(&self) {
         let client = crate::stack::http_client();
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;

@@ -61,7 +61,8 @@ async fn tickets_crud(backend: Backend) {
     assert_eq!(created["summary"], "Printer on fire");
     let id = created["id"].as_str().unwrap().to_owned();
 
-    // The other instance sees it: the data lives in the shared database.
+    // The other instance returns it too, because the data is in the shared
+    // database.
     let fetched: Value = stack
         .http
         .get(format!("{}/api/tickets/{id}", api(1)))

@@ -4,7 +4,7 @@
 //! environment variables named after the key path with `__` between sections
 //! (`Api__Urls`, `ConnectionStrings__Default`). Keys match case-insensitively
 //! in both the file and the environment, as in ASP.NET configuration, and are
-//! rewritten to their canonical PascalCase spelling before figment sees them.
+//! rewritten to their canonical PascalCase spelling before figment reads them.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -54,7 +54,7 @@ pub struct ConnectionStrings {
 pub struct DatabaseSettings {
     /// Maximum number of pooled connections per process.
     pub max_connections: u32,
-    /// Seconds to wait for a connection before answering 503.
+    /// Seconds to wait for a connection before responding 503.
     pub connection_timeout_seconds: u64,
 }
 
@@ -356,7 +356,7 @@ enum EnvKey {
 /// Maps an environment variable name such as `API__URLS` to `Api.Urls`.
 ///
 /// Only names whose first segment is a top-level setting count, because the
-/// environment also holds `PATH`, `HOME` and the like.
+/// environment also contains `PATH`, `HOME` and the like.
 fn classify_env_key(name: &str, schema: &Value) -> EnvKey {
     let mut node = schema;
     let mut canonical = Vec::new();

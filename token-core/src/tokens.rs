@@ -35,7 +35,7 @@ impl TokenKind {
     }
 }
 
-/// How an access token carries its grant.
+/// The format of an access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenFormat {
@@ -70,7 +70,7 @@ pub struct TokenRow {
     pub family_id: String,
 }
 
-/// What the issuing functions need from the settings and key store.
+/// Settings and signing keys that the issuing functions use.
 #[derive(Clone)]
 pub struct Issuer {
     pub use_reference_tokens: bool,
@@ -255,7 +255,7 @@ impl Minted<'_> {
     }
 }
 
-/// Why a refresh was refused.
+/// A refresh failure.
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
     /// RFC 6749 `invalid_grant`; the text is safe to show the client.
@@ -276,7 +276,7 @@ impl From<diesel::result::Error> for RefreshError {
 
 const REFRESH_INVALID: &str = "the refresh token is invalid, expired or revoked";
 
-/// How a refresh ended inside its transaction. Reuse must commit its
+/// The end state of a refresh transaction. Reuse must commit its
 /// revocations, so it is an `Ok` value that becomes an error afterwards.
 enum RefreshOutcome {
     Issued(IssuedTokens),

@@ -63,15 +63,16 @@ pub fn add(conn: &mut DbConnection, username: &str, password: &Secret) -> Result
     Ok(user)
 }
 
-/// Returns the user when the password matches and the account is enabled.
-///
-/// An unknown username is checked against a dummy hash, so that it takes as
-/// long as a wrong password. Runs argon2: call it on a blocking thread.
-pub fn authenticate(
-    conn: &mut DbConnection,
-    username: &str,
-    password: &Secret,
-) -> Result<Option<User>, Error> {
+/// A user's stored credentials, read before the slow password check so
+/// that no database connection is held while argon2 runs.
+#[derive(Debug)]
+pub struct StoredLogin {
+    user: User,
+    password_hash: String,
+}
+
+/// Reads the credentials of a user by username.
+pub fn find_login(conn: &mut DbConnection, username: &str) -> Result<Option<StoredLogin>, Error> {
     let row = users::table
         .filter(users::username.eq(username))
         .select((
@@ -82,18 +83,29 @@ pub fn authenticate(
         ))
         .first::<(String, String, String, bool)>(conn)
         .optional()?;
-    let Some((id, username, hash, enabled)) = row else {
+    Ok(
+        row.map(|(id, username, password_hash, enabled)| StoredLogin {
+            user: User {
+                id,
+                username,
+                enabled,
+            },
+            password_hash,
+        }),
+    )
+}
+
+/// Returns the user when the password matches and the account is enabled.
+///
+/// An unknown username is checked against a dummy hash, so that it takes as
+/// long as a wrong password. Runs argon2: call it on a blocking thread.
+pub fn verify_login(stored: Option<StoredLogin>, password: &Secret) -> Option<User> {
+    let Some(stored) = stored else {
         password::verify_against_dummy(password.expose());
-        return Ok(None);
+        return None;
     };
-    if !password::verify_password(password.expose(), &hash) || !enabled {
-        return Ok(None);
-    }
-    Ok(Some(User {
-        id,
-        username,
-        enabled,
-    }))
+    let matches = password::verify_password(password.expose(), &stored.password_hash);
+    (matches && stored.user.enabled).then_some(stored.user)
 }
 
 /// Finds a user by username.

@@ -1,9 +1,9 @@
 //! The one access-token check that the API and Auth's introspection share.
 //!
 //! A token with two dots is taken as a JWT and verified by signature,
-//! `typ`, expiry, issuer and audience; anything else is hashed and looked up
-//! as a reference token, whose token row, session, client and user must all
-//! still be live.
+//! `typ`, expiry, issuer and audience. Any other token is hashed and looked
+//! up as a reference token, whose token row, session, client and user must
+//! all still be live.
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use crate::secret::sha256_hex;
 use crate::time::now;
 use crate::tokens::{TokenFormat, TokenKind, TokenRow};
 
-/// Longest token worth a lookup. Issued handles are 43 characters and JWTs
+/// Maximum token length worth a lookup. Issued handles are 43 characters and JWTs
 /// well under 2 KiB; anything longer cannot be ours.
 pub const MAX_TOKEN_LENGTH: usize = 8192;
 
@@ -36,7 +36,7 @@ pub struct TokenGrant {
     pub expires: i64,
 }
 
-/// Why a token is not accepted.
+/// The reason a token is rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
     Malformed,
@@ -84,7 +84,7 @@ impl fmt::Display for Rejection {
 pub enum ValidationError {
     /// The token is not live: RFC 6750 `invalid_token`.
     Rejected(Rejection),
-    /// The answer depends on the database, which failed.
+    /// The database failed, so the token cannot be judged.
     Store(Error),
 }
 
@@ -100,7 +100,7 @@ impl From<diesel::result::Error> for ValidationError {
     }
 }
 
-/// What a caller accepts besides live reference access tokens.
+/// Token kinds a caller accepts besides live reference access tokens.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     /// Accept JWT access tokens (false while `UseReferenceTokens` is true).

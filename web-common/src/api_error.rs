@@ -11,7 +11,7 @@ use token_core::Error;
 use crate::bearer::{self, BearerError};
 use crate::errors::{self, RETRY_AFTER_SECONDS};
 
-/// An error answered as `{"error": ..., "error_description": ...}`, with a
+/// An error sent as `{"error": ..., "error_description": ...}`, with a
 /// `WWW-Authenticate: Bearer` challenge on 401 and 403.
 #[derive(Debug)]
 pub struct ApiError {

@@ -3,11 +3,11 @@
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 
-/// Why a Bearer credential could not be read.
+/// The failure to read a Bearer credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BearerError {
-    /// No `Authorization: Bearer` header: RFC 6750 §3.1 says to answer 401
-    /// without an error code.
+    /// No `Authorization: Bearer` header, which RFC 6750 §3.1 answers with a
+    /// 401 without an error code.
     Missing,
     /// A Bearer header that breaks the syntax of RFC 6750 §2.1:
     /// `invalid_request`, 400.

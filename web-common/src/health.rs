@@ -5,12 +5,12 @@ use token_core::db::{self, DbPool};
 use crate::blocking::with_conn;
 use crate::errors::RETRY_AFTER_SECONDS;
 
-/// `GET /health/live`: the process answers.
+/// `GET /health/live`: 200 while the process runs.
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "live" }))
 }
 
-/// `GET /health/ready`: the process answers and the database does too.
+/// `GET /health/ready`: 200 while the database responds too, 503 otherwise.
 pub async fn ready(pool: web::Data<DbPool>) -> HttpResponse {
     match with_conn(&pool, db::ping).await {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
