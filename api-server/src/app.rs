@@ -2,21 +2,17 @@
 
 use std::sync::Arc;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::{App, HttpServer, web};
 use token_core::Settings;
 use token_core::db::DbPool;
 use token_core::keys::{self, KeyCache};
 use token_core::validation::{Policy, Validator};
-use web_common::api_error::{self, ApiError};
+use web_common::api_error;
 use web_common::{health, logging, server};
 
 use crate::state::ApiState;
 use crate::{auth, me, tickets};
-
-/// The largest JSON body the API reads.
-const MAX_JSON_BYTES: usize = 64 * 1024;
 
 /// Builds the shared state. The API only reads signing keys; the Auth
 /// server creates them, and the API reloads them when it meets a new one.
@@ -47,13 +43,7 @@ pub fn build_state(settings: Settings, pool: DbPool) -> Result<ApiState, token_c
 /// Registers every route of the API.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .app_data(
-            web::JsonConfig::default()
-                .limit(MAX_JSON_BYTES)
-                .error_handler(json_error),
-        )
-        .app_data(web::QueryConfig::default().error_handler(query_error))
-        .app_data(web::PathConfig::default().error_handler(path_error))
+        .configure(api_error::configure_extractors)
         .service(
             web::scope("/api")
                 .wrap(from_fn(auth::require_token))
@@ -65,25 +55,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route("/tickets/{id}", web::delete().to(tickets::delete)),
         )
         .configure(health::configure);
-}
-
-fn json_error(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Error {
-    let description = match &error {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            format!("the JSON body exceeds {MAX_JSON_BYTES} bytes")
-        }
-        JsonPayloadError::ContentType => "the body must be application/json".to_owned(),
-        other => format!("invalid JSON body: {other}"),
-    };
-    ApiError::bad_request(description).into()
-}
-
-fn query_error(error: QueryPayloadError, _request: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(format!("invalid query string: {error}")).into()
-}
-
-fn path_error(error: PathError, _request: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(format!("invalid path: {error}")).into()
 }
 
 /// Serves until SIGINT or SIGTERM, then drains in-flight requests.

@@ -12,7 +12,7 @@ use token_core::validation::Validator;
 use web_common::{api_error, health, logging, server};
 
 use crate::state::AuthState;
-use crate::{discovery, endsession, introspection, revocation, token_endpoint};
+use crate::{admin, discovery, endsession, introspection, revocation, sessions, token_endpoint};
 
 /// Loads the signing keys and builds the shared state.
 pub fn build_state(settings: Settings, pool: DbPool) -> Result<AuthState, token_core::Error> {
@@ -39,6 +39,7 @@ pub fn build_state(settings: Settings, pool: DbPool) -> Result<AuthState, token_
 /// Registers every route of the Auth server.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
+        .configure(api_error::configure_extractors)
         .route(
             "/.well-known/openid-configuration",
             web::get().to(discovery::metadata),
@@ -54,6 +55,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/connect/endsession",
             web::post().to(endsession::end_session),
         )
+        .route("/connect/sessions", web::get().to(sessions::list))
+        .route("/connect/sessions", web::delete().to(sessions::end_all))
+        .route(
+            "/connect/sessions/{id}",
+            web::delete().to(sessions::end_one),
+        )
+        .configure(admin::configure)
         .configure(health::configure);
 }
 

@@ -1,7 +1,9 @@
 //! The OAuth 2.0 authorization server: token, revocation, introspection and
 //! end-session endpoints, discovery, and the admin command line.
 
+mod admin;
 pub mod app;
+mod bearer_auth;
 pub mod cli;
 mod client_auth;
 mod discovery;
@@ -10,5 +12,6 @@ mod form;
 mod introspection;
 mod oauth_error;
 mod revocation;
+mod sessions;
 pub mod state;
 mod token_endpoint;

@@ -19,7 +19,10 @@ pub const READER: (&str, &str) = ("reader", "reader-secret-0123456789");
 /// A second full client, to test what one client may do to another's
 /// tokens.
 pub const OTHER: (&str, &str) = ("other", "other-secret-0123456789");
+/// A client for operators: `client_credentials` with the `admin` scope.
+pub const ADMIN: (&str, &str) = ("admin-tool", "admin-secret-0123456789");
 pub const ALICE: (&str, &str) = ("alice", "alice password");
+pub const BOB: (&str, &str) = ("bob", "bob password");
 
 /// The issuer in the settings; tokens carry it, nothing connects to it.
 pub const ISSUER: &str = "http://issuer.test";
@@ -128,8 +131,23 @@ impl Stack {
             ])
             .await;
         admin
-            .run_with_stdin(&["users", "add", ALICE.0, "--password-stdin"], ALICE.1)
+            .run(&[
+                "clients",
+                "add",
+                ADMIN.0,
+                "--secret",
+                ADMIN.1,
+                "--grant-types",
+                "client_credentials",
+                "--scopes",
+                "admin",
+            ])
             .await;
+        for (username, password) in [ALICE, BOB] {
+            admin
+                .run_with_stdin(&["users", "add", username, "--password-stdin"], password)
+                .await;
+        }
 
         let auth = Server::start(
             "auth",
@@ -228,18 +246,52 @@ impl Stack {
 
     /// Logs ALICE in through the APP client; returns the token response.
     pub async fn login(&self) -> Value {
+        self.login_as(APP, ALICE).await
+    }
+
+    /// Logs a user in through a client; returns the token response.
+    pub async fn login_as(&self, client: (&str, &str), user: (&str, &str)) -> Value {
         let (status, body) = self
             .token(
-                APP,
+                client,
                 &[
                     ("grant_type", "password"),
-                    ("username", ALICE.0),
-                    ("password", ALICE.1),
+                    ("username", user.0),
+                    ("password", user.1),
                 ],
             )
             .await;
         assert_eq!(status, StatusCode::OK, "password grant failed: {body}");
         body
+    }
+
+    /// An access token of the ADMIN client.
+    pub async fn admin_token(&self) -> String {
+        let (status, body) = self
+            .token(ADMIN, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(status, StatusCode::OK, "admin token: {body}");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// Sends a request with a Bearer token to the Auth server.
+    pub async fn auth_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        access_token: &str,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.auth.url))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("Auth request");
+        json_of(response).await
     }
 
     /// `GET /api/me` at API instance `index`.

@@ -133,6 +133,24 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Client>, Error> 
     Ok(row.map(Client::from))
 }
 
+/// Lists all clients by id.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Client>, Error> {
+    let rows: Vec<ClientRow> = clients::table.order(clients::id.asc()).load(conn)?;
+    Ok(rows.into_iter().map(Client::from).collect())
+}
+
+/// Enables or disables a client. A disabled client cannot authenticate, and
+/// the reference tokens and refresh tokens issued to it stop working at once.
+pub fn set_enabled(conn: &mut DbConnection, id: &str, enabled: bool) -> Result<Client, Error> {
+    let updated = diesel::update(clients::table.find(id))
+        .set(clients::enabled.eq(enabled))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(Error::NotFound(format!("client \"{id}\"")));
+    }
+    find(conn, id)?.ok_or_else(|| Error::NotFound(format!("client \"{id}\"")))
+}
+
 /// Returns the client when the secret matches and the client is enabled.
 ///
 /// Unknown client, wrong secret and disabled client all return `None`, so a

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod password;
 pub mod scope;
 pub mod secret;
+pub mod sessions;
 pub mod settings;
 pub mod startup;
 pub mod tickets;

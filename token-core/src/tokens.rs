@@ -16,6 +16,7 @@ use crate::jwt::{self, AccessClaims};
 use crate::keys::KeySet;
 use crate::scope;
 use crate::secret::{Secret, generate_handle, sha256_hex};
+use crate::sessions::end_sessions;
 use crate::settings::Settings;
 use crate::time::now;
 
@@ -324,7 +325,7 @@ pub fn refresh(
                 && row.revoked_at.is_some();
             if reused {
                 revoke_family(conn, &row.family_id, now)?;
-                end_session_rows(conn, &row.session_id, now)?;
+                end_sessions(conn, std::slice::from_ref(&row.session_id), now)?;
                 return Ok(RefreshOutcome::Reused {
                     session_id: row.session_id,
                 });
@@ -453,28 +454,10 @@ pub fn revoke(
 /// Ends a session and revokes every token in it; returns how many tokens
 /// were live until now. Ending an ended session changes nothing.
 pub fn end_session(conn: &mut DbConnection, session_id: &str) -> Result<usize, Error> {
-    write_transaction(conn, |conn| Ok(end_session_rows(conn, session_id, now())?))
-}
-
-fn end_session_rows(
-    conn: &mut DbConnection,
-    session_id: &str,
-    now: i64,
-) -> Result<usize, diesel::result::Error> {
-    diesel::update(
-        sessions::table
-            .find(session_id)
-            .filter(sessions::ended_at.is_null()),
-    )
-    .set(sessions::ended_at.eq(now))
-    .execute(conn)?;
-    diesel::update(
-        tokens::table
-            .filter(tokens::session_id.eq(session_id))
-            .filter(tokens::revoked_at.is_null()),
-    )
-    .set(tokens::revoked_at.eq(now))
-    .execute(conn)
+    let ended = write_transaction(conn, |conn| {
+        end_sessions(conn, &[session_id.to_owned()], now())
+    })?;
+    Ok(ended.revoked_tokens)
 }
 
 fn revoke_family(

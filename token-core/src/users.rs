@@ -121,3 +121,31 @@ pub fn find_by_username(conn: &mut DbConnection, username: &str) -> Result<Optio
         enabled,
     }))
 }
+
+/// Lists all users by username.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<User>, Error> {
+    let rows: Vec<(String, String, bool)> = users::table
+        .select((users::id, users::username, users::enabled))
+        .order(users::username.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, enabled)| User {
+            id,
+            username,
+            enabled,
+        })
+        .collect())
+}
+
+/// Enables or disables a user. A disabled user's reference tokens and
+/// refresh tokens stop working at once, and password logins fail.
+pub fn set_enabled(conn: &mut DbConnection, username: &str, enabled: bool) -> Result<User, Error> {
+    let updated = diesel::update(users::table.filter(users::username.eq(username)))
+        .set(users::enabled.eq(enabled))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(Error::NotFound(format!("user \"{username}\"")));
+    }
+    find_by_username(conn, username)?.ok_or_else(|| Error::NotFound(format!("user \"{username}\"")))
+}

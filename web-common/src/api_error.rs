@@ -2,9 +2,10 @@
 
 use std::fmt;
 
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::WWW_AUTHENTICATE;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 use token_core::Error;
 
@@ -143,4 +144,39 @@ impl ResponseError for ApiError {
 /// JSON 404 for paths no route matches.
 pub async fn not_found() -> HttpResponse {
     ApiError::not_found("no such route").error_response()
+}
+
+/// The largest JSON body the servers read.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// Makes JSON, query-string and path extraction errors answer with the JSON
+/// error body instead of actix's plain text.
+pub fn configure_extractors(config: &mut web::ServiceConfig) {
+    config
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_JSON_BYTES)
+                .error_handler(json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error));
+}
+
+fn json_error(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Error {
+    let description = match &error {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            format!("the JSON body exceeds {MAX_JSON_BYTES} bytes")
+        }
+        JsonPayloadError::ContentType => "the body must be application/json".to_owned(),
+        other => format!("invalid JSON body: {other}"),
+    };
+    ApiError::bad_request(description).into()
+}
+
+fn query_error(error: QueryPayloadError, _request: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request(format!("invalid query string: {error}")).into()
+}
+
+fn path_error(error: PathError, _request: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request(format!("invalid path: {error}")).into()
 }
