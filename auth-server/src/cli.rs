@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use token_core::db::DbPool;
 use token_core::secret::Secret;
 use token_core::{Settings, clients, startup, users};
 
+use crate::admin_cli::{self, Output, SessionsCommand};
 use crate::app;
 
 #[derive(Debug, Parser)]
@@ -37,12 +39,29 @@ enum Command {
     /// Manage users who log in with the password grant
     #[command(subcommand)]
     Users(UsersCommand),
+    /// List and end login sessions
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
 }
 
 #[derive(Debug, Subcommand)]
 enum ClientsCommand {
     /// Register a confidential client
     Add(AddClient),
+    /// List clients
+    List(Output),
+    /// Disable a client: it cannot authenticate and its tokens stop working
+    Disable {
+        client_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Enable a disabled client again
+    Enable {
+        client_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +91,20 @@ struct AddClient {
 enum UsersCommand {
     /// Register a user
     Add(AddUser),
+    /// List users
+    List(Output),
+    /// Disable a user: logins fail and the user's tokens stop working
+    Disable {
+        username: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Enable a disabled user again
+    Enable {
+        username: String,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -108,7 +141,45 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Clients(ClientsCommand::Add(args)) => add_client(&settings, args),
         Command::Users(UsersCommand::Add(args)) => add_user(&settings, args),
+        Command::Clients(ClientsCommand::List(output)) => {
+            with_database(&settings, |pool| admin_cli::list_clients(pool, &output))
+        }
+        Command::Clients(ClientsCommand::Disable { client_id, output }) => {
+            with_database(&settings, |pool| {
+                admin_cli::set_client_enabled(pool, &client_id, false, &output)
+            })
+        }
+        Command::Clients(ClientsCommand::Enable { client_id, output }) => {
+            with_database(&settings, |pool| {
+                admin_cli::set_client_enabled(pool, &client_id, true, &output)
+            })
+        }
+        Command::Users(UsersCommand::List(output)) => {
+            with_database(&settings, |pool| admin_cli::list_users(pool, &output))
+        }
+        Command::Users(UsersCommand::Disable { username, output }) => {
+            with_database(&settings, |pool| {
+                admin_cli::set_user_enabled(pool, &username, false, &output)
+            })
+        }
+        Command::Users(UsersCommand::Enable { username, output }) => {
+            with_database(&settings, |pool| {
+                admin_cli::set_user_enabled(pool, &username, true, &output)
+            })
+        }
+        Command::Sessions(command) => {
+            with_database(&settings, |pool| admin_cli::sessions(pool, command))
+        }
     }
+}
+
+/// Opens the database and runs one admin command against it.
+fn with_database(
+    settings: &Settings,
+    command: impl FnOnce(&DbPool) -> Result<(), token_core::Error>,
+) -> Result<(), String> {
+    let pool = startup::open_database(settings).map_err(|error| error.to_string())?;
+    command(&pool).map_err(|error| error.to_string())
 }
 
 fn serve(settings: Settings) -> Result<(), String> {

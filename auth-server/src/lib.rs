@@ -2,6 +2,7 @@
 //! end-session endpoints, discovery, and the admin command line.
 
 mod admin;
+mod admin_cli;
 pub mod app;
 mod bearer_auth;
 pub mod cli;
@@ -14,4 +15,5 @@ mod oauth_error;
 mod revocation;
 mod sessions;
 pub mod state;
+mod table;
 mod token_endpoint;
