@@ -31,7 +31,11 @@ printf '%s\n' "$password" | ./target/debug/auth-server users add "$username" --p
 auth_pid=$!
 ./target/debug/api-server serve >"$demo_dir/api.out" 2>"$demo_dir/api.log" &
 api_pid=$!
-trap 'kill "$auth_pid" "$api_pid" 2>/dev/null || true' EXIT INT TERM
+stop_servers() {
+    kill "$auth_pid" "$api_pid" 2>/dev/null || true
+    wait "$auth_pid" "$api_pid" 2>/dev/null || true
+}
+trap stop_servers EXIT INT TERM
 
 # Read each server's address from its "Now listening on:" line.
 wait_for_address() {
@@ -71,6 +75,10 @@ Call the API with it (200 and who you are):
 
   curl -s $api_url/api/me -H "Authorization: Bearer \$TOKEN"
 
+TEXT
+
+if [ "$UseReferenceTokens" = true ]; then
+    cat <<TEXT
 Revoke it (200, empty body):
 
   curl -s -u $client_id:$client_secret -d token=\$TOKEN $auth_url/connect/revocation
@@ -78,8 +86,23 @@ Revoke it (200, empty body):
 Call the API again: 401 with error="invalid_token", on the very next call:
 
   curl -s -i $api_url/api/me -H "Authorization: Bearer \$TOKEN"
-
-Press Ctrl-C to stop both servers.
 TEXT
+else
+    cat <<TEXT
+Try to revoke it: a JWT is not stored, so Auth answers 400 unsupported_token_type:
+
+  curl -s -u $client_id:$client_secret -d token=\$TOKEN $auth_url/connect/revocation
+
+End its session instead (200): its refresh token stops working now...
+
+  curl -s -X POST $auth_url/connect/endsession -H "Authorization: Bearer \$TOKEN"
+
+...but the API still accepts the JWT (200) until it expires:
+
+  curl -s -i $api_url/api/me -H "Authorization: Bearer \$TOKEN"
+TEXT
+fi
+echo
+echo "Press Ctrl-C to stop both servers."
 
 wait

@@ -73,6 +73,7 @@ pub async fn serve(state: AuthState) -> Result<(), String> {
         token.format = state.issuer.format().as_str(),
         "starting the Auth server"
     );
+    crate::cleanup_job::spawn(state.pool.clone(), state.settings.clone());
     let pool = web::Data::new(state.pool.clone());
     let state = web::Data::new(state);
     let mut http = HttpServer::new(move || {

@@ -1,8 +1,9 @@
 //! Command line of the auth-server binary.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use token_core::db::DbPool;
@@ -10,7 +11,7 @@ use token_core::secret::Secret;
 use token_core::{Settings, clients, startup, users};
 
 use crate::admin_cli::{self, Output, SessionsCommand};
-use crate::app;
+use crate::{app, cleanup_job};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,6 +43,23 @@ enum Command {
     /// List and end login sessions
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Maintain stored tokens
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Delete expired and revoked tokens and ended sessions once, in batches
+    Cleanup {
+        /// Keep rows that expired, were revoked or ended less than this many
+        /// seconds ago [default: Cleanup:RetentionSeconds]
+        #[arg(long)]
+        retention_seconds: Option<u64>,
+        /// Rows per delete statement [default: Cleanup:BatchSize]
+        #[arg(long)]
+        batch_size: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,10 +185,52 @@ fn run(cli: Cli) -> Result<(), String> {
                 admin_cli::set_user_enabled(pool, &username, true, &output)
             })
         }
+        Command::Tokens(TokensCommand::Cleanup {
+            retention_seconds,
+            batch_size,
+        }) => {
+            let mut settings = settings;
+            if let Some(retention_seconds) = retention_seconds {
+                settings.cleanup.retention_seconds = retention_seconds;
+            }
+            if let Some(batch_size) = batch_size.filter(|size| *size > 0) {
+                settings.cleanup.batch_size = batch_size;
+            }
+            with_database(&settings, |pool| cleanup_with_progress(pool, &settings))
+        }
         Command::Sessions(command) => {
             with_database(&settings, |pool| admin_cli::sessions(pool, command))
         }
     }
+}
+
+/// Runs one cleanup pass; on a terminal, shows the rows deleted so far and
+/// the rate on one updating line.
+fn cleanup_with_progress(pool: &DbPool, settings: &Settings) -> Result<(), token_core::Error> {
+    let started = Instant::now();
+    let interactive = std::io::stderr().is_terminal();
+    let rate = |deleted: u64| deleted as f64 / started.elapsed().as_secs_f64().max(0.001);
+    let deleted = cleanup_job::run_once(pool, settings, |so_far| {
+        if interactive {
+            eprint!(
+                "\rdeleted {} tokens and {} sessions ({:.0} rows/s)",
+                so_far.tokens,
+                so_far.sessions,
+                rate(so_far.total())
+            );
+        }
+    })?;
+    if interactive {
+        eprintln!();
+    }
+    println!(
+        "deleted {} tokens and {} sessions in {:.1} s ({:.0} rows/s)",
+        deleted.tokens,
+        deleted.sessions,
+        started.elapsed().as_secs_f64(),
+        rate(deleted.total())
+    );
+    Ok(())
 }
 
 /// Opens the database and runs one admin command against it.

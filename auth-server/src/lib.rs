@@ -5,6 +5,7 @@ mod admin;
 mod admin_cli;
 pub mod app;
 mod bearer_auth;
+mod cleanup_job;
 pub mod cli;
 mod client_auth;
 mod discovery;

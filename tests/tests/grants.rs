@@ -289,3 +289,49 @@ async fn wrong_password_rejected(backend: Backend) {
         );
     }
 }
+
+mod races {
+    use integration_tests::stack::APP;
+    use integration_tests::{Backend, Stack, StackOptions, on_both_backends};
+    use reqwest::StatusCode;
+
+    on_both_backends!(concurrent_refresh_single_winner);
+
+    /// Of many simultaneous refreshes with one token, exactly one wins; the
+    /// others are reuse, which ends the session (RFC 9700 §4.14.2).
+    async fn concurrent_refresh_single_winner(backend: Backend) {
+        let stack = Stack::start(backend, StackOptions::reference()).await;
+        for round in 0..3 {
+            let login = stack.login().await;
+            let refresh_token = login["refresh_token"].as_str().unwrap().to_owned();
+            let url = format!("{}/connect/token", stack.auth.url);
+            let requests = (0..8).map(|_| {
+                let http = stack.http.clone();
+                let url = url.clone();
+                let refresh_token = refresh_token.clone();
+                tokio::spawn(async move {
+                    http.post(url)
+                        .basic_auth(APP.0, Some(APP.1))
+                        .form(&[
+                            ("grant_type", "refresh_token"),
+                            ("refresh_token", refresh_token.as_str()),
+                        ])
+                        .send()
+                        .await
+                        .map(|response| response.status())
+                })
+            });
+            let mut statuses = Vec::new();
+            for request in requests.collect::<Vec<_>>() {
+                statuses.push(request.await.unwrap().unwrap());
+            }
+            let winners = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+            let losers = statuses
+                .iter()
+                .filter(|s| **s == StatusCode::BAD_REQUEST)
+                .count();
+            assert_eq!(winners, 1, "round {round}: {statuses:?}");
+            assert_eq!(losers, 7, "round {round}: {statuses:?}");
+        }
+    }
+}

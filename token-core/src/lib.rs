@@ -2,6 +2,7 @@
 //! schema and queries, token issuing and hashing, and the one validation
 //! function both use. Holds no web types; each server maps [`Error`] to HTTP.
 
+pub mod cleanup;
 pub mod clients;
 pub mod db;
 pub mod error;

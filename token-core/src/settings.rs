@@ -37,6 +37,8 @@ pub struct Settings {
     pub api: ApiSettings,
     /// Token lifetimes.
     pub tokens: TokenSettings,
+    /// Deleting old tokens and sessions.
+    pub cleanup: CleanupSettings,
 }
 
 /// Named database connection strings.
@@ -90,6 +92,21 @@ pub struct TokenSettings {
     pub refresh_token_lifetime_seconds: u64,
 }
 
+/// Settings of the cleanup job that each Auth instance runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CleanupSettings {
+    /// Run the job in the background of every Auth instance.
+    pub enabled: bool,
+    /// Seconds between two runs.
+    pub interval_seconds: u64,
+    /// Seconds that expired or revoked tokens and ended sessions are kept,
+    /// so that audits and reuse detection can still see them.
+    pub retention_seconds: u64,
+    /// Rows deleted per statement; smaller batches hold locks for less time.
+    pub batch_size: u32,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -112,6 +129,12 @@ impl Default for Settings {
             tokens: TokenSettings {
                 access_token_lifetime_seconds: 3600,
                 refresh_token_lifetime_seconds: 2_592_000,
+            },
+            cleanup: CleanupSettings {
+                enabled: true,
+                interval_seconds: 300,
+                retention_seconds: 86_400,
+                batch_size: 1000,
             },
         }
     }
@@ -232,6 +255,8 @@ impl Settings {
             "Database:ConnectionTimeoutSeconds",
             self.database.connection_timeout_seconds,
         )?;
+        check_positive("Cleanup:IntervalSeconds", self.cleanup.interval_seconds)?;
+        check_positive("Cleanup:BatchSize", u64::from(self.cleanup.batch_size))?;
         Ok(())
     }
 
@@ -372,6 +397,9 @@ fn classify_env_key(name: &str, schema: &Value) -> EnvKey {
                 canonical.push(key.clone());
                 node = child;
             }
+            None if index == 0 && resembles_known_key(segment, known) => {
+                return EnvKey::Unknown(name.replace("__", ":"));
+            }
             None if index == 0 => return EnvKey::Unrelated,
             None => return EnvKey::Unknown(name.replace("__", ":")),
         }
@@ -381,6 +409,17 @@ fn classify_env_key(name: &str, schema: &Value) -> EnvKey {
         return EnvKey::Unknown(name.replace("__", ":"));
     }
     EnvKey::Known(canonical.join("."))
+}
+
+/// Whether an unmatched top-level name looks like a misspelt setting, such
+/// as `Databse__MaxConnections` or `UseReferenceToken`. Names shorter than
+/// six letters must be within one edit, so that `PATH` does not match `Auth`.
+fn resembles_known_key(segment: &str, known: &serde_json::Map<String, Value>) -> bool {
+    let segment = segment.to_ascii_lowercase();
+    let max_distance = if segment.len() < 6 { 1 } else { 2 };
+    known
+        .keys()
+        .any(|key| strsim::levenshtein(&segment, &key.to_ascii_lowercase()) <= max_distance)
 }
 
 fn describe_figment_error(error: figment::Error) -> SettingsError {
@@ -463,6 +502,18 @@ mod tests {
         assert!(matches!(
             classify_env_key("PATH", &schema),
             EnvKey::Unrelated
+        ));
+        assert!(matches!(
+            classify_env_key("HOME", &schema),
+            EnvKey::Unrelated
+        ));
+        assert!(matches!(
+            classify_env_key("Databse__MaxConnections", &schema),
+            EnvKey::Unknown(key) if key == "Databse:MaxConnections"
+        ));
+        assert!(matches!(
+            classify_env_key("UseReferenceToken", &schema),
+            EnvKey::Unknown(_)
         ));
     }
 
