@@ -65,6 +65,11 @@ pub async fn serve(state: ApiState) -> Result<(), String> {
         accepts_jwt = state.policy.accept_jwt,
         "starting the API server"
     );
+    crate::mode_check::spawn(
+        state.pool.clone(),
+        state.settings.use_reference_tokens,
+        std::time::Duration::from_secs(state.settings.api.mode_check_interval_seconds),
+    );
     let pool = web::Data::new(state.pool.clone());
     let state = web::Data::new(state);
     let mut http = HttpServer::new(move || {

@@ -5,5 +5,6 @@ pub mod app;
 mod auth;
 pub mod cli;
 mod me;
+mod mode_check;
 pub mod state;
 mod tickets;

@@ -7,6 +7,7 @@ use actix_web::{App, HttpServer, web};
 use token_core::Settings;
 use token_core::db::DbPool;
 use token_core::keys::{self, KeyCache};
+use token_core::mode;
 use token_core::tokens::Issuer;
 use token_core::validation::Validator;
 use web_common::{api_error, health, logging, server};
@@ -18,9 +19,10 @@ use crate::{admin, discovery, endsession, introspection, revocation, sessions, t
 pub fn build_state(settings: Settings, pool: DbPool) -> Result<AuthState, token_core::Error> {
     let mut conn = pool.get()?;
     let key_set = keys::load_or_create(&mut conn)?;
-    drop(conn);
     let keys = Arc::new(KeyCache::new(pool.clone(), key_set));
     let issuer = Issuer::new(&settings, keys.current());
+    mode::record_issued_format(&mut conn, issuer.format())?;
+    drop(conn);
     let validator = Validator::new(
         pool.clone(),
         keys.clone(),

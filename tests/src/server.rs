@@ -32,7 +32,12 @@ impl Server {
         log_dir: &Path,
     ) -> Server {
         let log_path = log_dir.join(format!("{name}.log"));
-        let log = std::fs::File::create(&log_path).expect("cannot create the server log file");
+        // Appending keeps the lines of an earlier process of the same name.
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("cannot open the server log file");
         let mut command = Command::new(binary);
         command
             .arg("--config")

@@ -33,6 +33,10 @@ pub struct StackOptions {
     pub use_reference_tokens: bool,
     pub access_token_lifetime_seconds: u64,
     pub api_instances: usize,
+    /// Auth instances besides the first, all on the same database.
+    pub auth_replicas: usize,
+    /// Extra environment for every server, such as `Cleanup__IntervalSeconds`.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for StackOptions {
@@ -41,6 +45,8 @@ impl Default for StackOptions {
             use_reference_tokens: false,
             access_token_lifetime_seconds: 3600,
             api_instances: 2,
+            auth_replicas: 0,
+            env: Vec::new(),
         }
     }
 }
@@ -62,6 +68,7 @@ impl StackOptions {
 /// declared first so that they stop before the database is dropped.
 pub struct Stack {
     pub auth: Server,
+    pub auth_replicas: Vec<Server>,
     pub apis: Vec<Server>,
     pub database: TestDatabase,
     pub settings_path: PathBuf,
@@ -149,22 +156,38 @@ impl Stack {
                 .await;
         }
 
+        let env = &options.env;
         let auth = Server::start(
             "auth",
             &binaries().auth_server,
             &settings_path,
-            &[],
+            env,
             &dir_path,
         )
         .await;
+        let mut auth_replicas = Vec::new();
+        for index in 0..options.auth_replicas {
+            let name = format!("auth-replica{index}");
+            auth_replicas.push(
+                Server::start(
+                    &name,
+                    &binaries().auth_server,
+                    &settings_path,
+                    env,
+                    &dir_path,
+                )
+                .await,
+            );
+        }
         let mut apis = Vec::new();
         for index in 0..options.api_instances {
+            let name = format!("api{index}");
             apis.push(
                 Server::start(
-                    &format!("api{index}"),
+                    &name,
                     &binaries().api_server,
                     &settings_path,
-                    &[],
+                    env,
                     &dir_path,
                 )
                 .await,
@@ -172,6 +195,7 @@ impl Stack {
         }
         Stack {
             auth,
+            auth_replicas,
             apis,
             database,
             settings_path,
@@ -219,6 +243,51 @@ impl Stack {
                 )
                 .await,
             );
+        }
+    }
+
+    /// Replaces Auth instance `index` (0 is `auth`, then the replicas) with
+    /// one started with extra environment variables.
+    pub async fn restart_auth_instance(&mut self, index: usize, env: &[(&str, &str)]) {
+        let env = owned(env);
+        let replacement = Server::start(
+            &format!("auth{index}-restarted"),
+            &binaries().auth_server,
+            &self.settings_path,
+            &env,
+            self.dir.path(),
+        )
+        .await;
+        let old = if index == 0 {
+            std::mem::replace(&mut self.auth, replacement)
+        } else {
+            std::mem::replace(&mut self.auth_replicas[index - 1], replacement)
+        };
+        old.stop().await;
+    }
+
+    /// Replaces API instance `index` with one started with extra environment
+    /// variables.
+    pub async fn restart_api_instance(&mut self, index: usize, env: &[(&str, &str)]) {
+        let env = owned(env);
+        let replacement = Server::start(
+            &format!("api{index}-restarted"),
+            &binaries().api_server,
+            &self.settings_path,
+            &env,
+            self.dir.path(),
+        )
+        .await;
+        let old = std::mem::replace(&mut self.apis[index], replacement);
+        old.stop().await;
+    }
+
+    /// The URL of Auth instance `index` (0 is `auth`, then the replicas).
+    pub fn auth_url(&self, index: usize) -> &str {
+        if index == 0 {
+            &self.auth.url
+        } else {
+            &self.auth_replicas[index - 1].url
         }
     }
 
@@ -347,6 +416,9 @@ impl Stack {
     /// Every log line the servers wrote so far.
     pub fn logs(&self) -> String {
         let mut logs = self.auth.log();
+        for auth in &self.auth_replicas {
+            logs.push_str(&auth.log());
+        }
         for api in &self.apis {
             logs.push_str(&api.log());
         }

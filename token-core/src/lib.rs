@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod jwt;
 pub mod keys;
+pub mod mode;
 pub mod password;
 pub mod scope;
 pub mod secret;

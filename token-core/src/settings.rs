@@ -79,6 +79,9 @@ pub struct ApiSettings {
     pub urls: String,
     /// The `aud` that access tokens carry and the API requires.
     pub audience: String,
+    /// Seconds between checks that this instance's `UseReferenceTokens`
+    /// matches the format the Auth servers recorded.
+    pub mode_check_interval_seconds: u64,
 }
 
 /// Token lifetimes, in seconds.
@@ -125,6 +128,7 @@ impl Default for Settings {
             api: ApiSettings {
                 urls: "http://127.0.0.1:5000".into(),
                 audience: "api".into(),
+                mode_check_interval_seconds: 60,
             },
             tokens: TokenSettings {
                 access_token_lifetime_seconds: 3600,
@@ -256,6 +260,10 @@ impl Settings {
             self.database.connection_timeout_seconds,
         )?;
         check_positive("Cleanup:IntervalSeconds", self.cleanup.interval_seconds)?;
+        check_positive(
+            "Api:ModeCheckIntervalSeconds",
+            self.api.mode_check_interval_seconds,
+        )?;
         check_positive("Cleanup:BatchSize", u64::from(self.cleanup.batch_size))?;
         Ok(())
     }

@@ -83,3 +83,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     tickets
 );
+
+diesel::table! {
+    service_state (name) {
+        name -> Text,
+        value -> Text,
+        updated -> BigInt,
+    }
+}
