@@ -73,7 +73,35 @@ pub struct Stack {
     pub database: TestDatabase,
     pub settings_path: PathBuf,
     pub http: reqwest::Client,
+    /// Every token the stack's helpers received, checked against the logs
+    /// when the stack is dropped.
+    issued_secrets: std::sync::Mutex<Vec<String>>,
     dir: TempDir,
+}
+
+impl Drop for Stack {
+    /// Fails the test if a token, client secret or password reached a log
+    /// line, at the `debug` level the servers run with here.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let logs = self.logs();
+        let mut secrets: Vec<String> = [APP.1, READER.1, OTHER.1, ADMIN.1, ALICE.1, BOB.1]
+            .iter()
+            .map(|secret| (*secret).to_owned())
+            .collect();
+        if let Ok(issued) = self.issued_secrets.lock() {
+            secrets.extend(issued.iter().cloned());
+        }
+        for secret in &secrets {
+            assert!(
+                !logs.contains(secret.as_str()),
+                "a token, secret or password appears in the server logs in {}",
+                self.dir.path().display()
+            );
+        }
+    }
 }
 
 /// A reqwest client that ignores proxy variables, so that every request
@@ -200,6 +228,7 @@ impl Stack {
             database,
             settings_path,
             http: http_client(),
+            issued_secrets: std::sync::Mutex::new(Vec::new()),
             dir,
         }
     }
@@ -310,7 +339,15 @@ impl Stack {
             .send()
             .await
             .expect("token request");
-        json_of(response).await
+        let (status, body) = json_of(response).await;
+        if let Ok(mut issued) = self.issued_secrets.lock() {
+            for field in ["access_token", "refresh_token"] {
+                if let Some(token) = body[field].as_str() {
+                    issued.push(token.to_owned());
+                }
+            }
+        }
+        (status, body)
     }
 
     /// Logs ALICE in through the APP client; returns the token response.
@@ -377,27 +414,31 @@ impl Stack {
 
     /// `POST /connect/revocation` as `client`.
     pub async fn revoke(&self, client: (&str, &str), token: &str) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(format!("{}/connect/revocation", self.auth.url))
-            .basic_auth(client.0, Some(client.1))
-            .form(&[("token", token)])
-            .send()
+        self.post_token_param("/connect/revocation", client, token)
             .await
-            .expect("revocation request");
-        json_of(response).await
     }
 
     /// `POST /connect/introspect` as `client`.
     pub async fn introspect(&self, client: (&str, &str), token: &str) -> (StatusCode, Value) {
+        self.post_token_param("/connect/introspect", client, token)
+            .await
+    }
+
+    /// Posts `token=TOKEN` to an Auth endpoint with HTTP Basic credentials.
+    async fn post_token_param(
+        &self,
+        path: &str,
+        client: (&str, &str),
+        token: &str,
+    ) -> (StatusCode, Value) {
         let response = self
             .http
-            .post(format!("{}/connect/introspect", self.auth.url))
+            .post(format!("{}{path}", self.auth.url))
             .basic_auth(client.0, Some(client.1))
             .form(&[("token", token)])
             .send()
             .await
-            .expect("introspection request");
+            .unwrap_or_else(|error| panic!("POST {path} failed: {error}"));
         json_of(response).await
     }
 
@@ -493,17 +534,15 @@ struct Admin {
 
 impl Admin {
     async fn run(&self, args: &[&str]) {
-        let output = self.output(args, None).await;
-        assert!(
-            output.status.success(),
-            "auth-server {args:?} failed with {}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
+        self.run_with_input(args, None).await;
     }
 
     async fn run_with_stdin(&self, args: &[&str], input: &str) {
-        let output = self.output(args, Some(input)).await;
+        self.run_with_input(args, Some(input)).await;
+    }
+
+    async fn run_with_input(&self, args: &[&str], input: Option<&str>) {
+        let output = self.output(args, input).await;
         assert!(
             output.status.success(),
             "auth-server {args:?} failed with {}: {}",
