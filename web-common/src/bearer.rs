@@ -1,7 +1,7 @@
 //! Bearer token extraction and challenges (RFC 6750).
 
 use actix_web::HttpRequest;
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
 
 /// The failure to read a Bearer credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,31 @@ pub enum BearerError {
 /// The scheme name is case-insensitive (RFC 7235 §2.1) and the token must be
 /// token68: letters, digits and `-._~+/`, followed by optional `=` padding.
 pub fn extract(request: &HttpRequest) -> Result<String, BearerError> {
+    // RFC 6750 §2.2 and §2.3 also allow the token in a form body or the
+    // query. Neither is supported here, because URLs end up in logs, and a
+    // request that uses them is rejected rather than half-read, so that a
+    // token sent two ways is never accepted (§3.1, invalid_request).
+    let in_query = form_has_key(request.query_string(), "access_token");
+    if in_query {
+        return Err(BearerError::Malformed(
+            "send the access token in the Authorization header, not in the query",
+        ));
+    }
+    let form_body = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if form_body {
+        return Err(BearerError::Malformed(
+            "form-encoded bodies are not accepted; send the access token in the Authorization header",
+        ));
+    }
+
     let mut values = request.headers().get_all(AUTHORIZATION);
     let Some(value) = values.next() else {
         return Err(BearerError::Missing);
@@ -54,6 +79,11 @@ pub fn parse(value: &str) -> Result<String, BearerError> {
         ));
     }
     Ok(token.to_owned())
+}
+
+/// Whether a query string has a parameter named `key`, decoding it first.
+fn form_has_key(query: &str, key: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == key)
 }
 
 fn is_token68(token: &str) -> bool {
