@@ -12,6 +12,7 @@ use token_core::tokens::Issuer;
 use token_core::validation::Validator;
 use web_common::{api_error, health, logging, server};
 
+use crate::rate_limit::{self, RateLimits};
 use crate::state::AuthState;
 use crate::{admin, discovery, endsession, introspection, revocation, sessions, token_endpoint};
 
@@ -29,12 +30,14 @@ pub fn build_state(settings: Settings, pool: DbPool) -> Result<AuthState, token_
         settings.issuer(),
         &settings.api.audience,
     );
+    let rate_limits = RateLimits::new(&settings.rate_limiting);
     Ok(AuthState {
         settings,
         pool,
         issuer,
         keys,
         validator,
+        rate_limits,
     })
 }
 
@@ -47,11 +50,20 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::get().to(discovery::metadata),
         )
         .route("/.well-known/jwks.json", web::get().to(discovery::jwks))
-        .route("/connect/token", web::post().to(token_endpoint::token))
-        .route("/connect/revocation", web::post().to(revocation::revoke))
-        .route(
-            "/connect/introspect",
-            web::post().to(introspection::introspect),
+        .service(
+            web::resource("/connect/token")
+                .wrap(from_fn(rate_limit::limit_by_address))
+                .route(web::post().to(token_endpoint::token)),
+        )
+        .service(
+            web::resource("/connect/revocation")
+                .wrap(from_fn(rate_limit::limit_by_address))
+                .route(web::post().to(revocation::revoke)),
+        )
+        .service(
+            web::resource("/connect/introspect")
+                .wrap(from_fn(rate_limit::limit_by_address))
+                .route(web::post().to(introspection::introspect)),
         )
         .route(
             "/connect/endsession",
@@ -78,6 +90,7 @@ pub async fn serve(state: AuthState) -> Result<(), String> {
     crate::cleanup_job::spawn(state.pool.clone(), state.settings.clone());
     let pool = web::Data::new(state.pool.clone());
     let state = web::Data::new(state);
+    rate_limit::spawn_shrinking(state.clone());
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -104,7 +104,13 @@ pub async fn authenticate(
     })
     .await?;
     match client {
-        Some(client) => Ok(client),
+        Some(client) => {
+            let state = request.app_data::<actix_web::web::Data<crate::state::AuthState>>();
+            if let Some(state) = state {
+                state.rate_limits.check_client(&client.id)?;
+            }
+            Ok(client)
+        }
         None => {
             tracing::info!(client.id = ?client_id, "client authentication failed");
             Err(OAuthError::invalid_client())

@@ -13,6 +13,7 @@ mod endsession;
 mod form;
 mod introspection;
 mod oauth_error;
+mod rate_limit;
 mod revocation;
 mod sessions;
 pub mod state;

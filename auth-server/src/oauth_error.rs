@@ -18,7 +18,8 @@ pub struct OAuthError {
     /// Adds `WWW-Authenticate: Basic`, as RFC 6749 §5.2 requires for a 401
     /// `invalid_client`.
     challenge: bool,
-    retry_after: bool,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -28,7 +29,7 @@ impl OAuthError {
             code,
             description: description.into(),
             challenge: false,
-            retry_after: false,
+            retry_after: None,
         }
     }
 
@@ -80,6 +81,19 @@ impl OAuthError {
         )
     }
 
+    /// 429 with `Retry-After` in whole seconds, rounded up.
+    pub fn too_many_requests(wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        OAuthError {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "rate limit reached; retry after the number of seconds in Retry-After",
+            )
+        }
+    }
+
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -98,7 +112,8 @@ impl From<Error> for OAuthError {
             _ => "server_error",
         };
         OAuthError {
-            retry_after: mapped.status == StatusCode::SERVICE_UNAVAILABLE,
+            retry_after: (mapped.status == StatusCode::SERVICE_UNAVAILABLE)
+                .then_some(RETRY_AFTER_SECONDS),
             ..Self::new(mapped.status, code, mapped.description)
         }
     }
@@ -123,8 +138,8 @@ impl ResponseError for OAuthError {
         if self.challenge {
             response.insert_header((WWW_AUTHENTICATE, "Basic realm=\"auth\", charset=\"UTF-8\""));
         }
-        if self.retry_after {
-            response.insert_header(("Retry-After", RETRY_AFTER_SECONDS));
+        if let Some(seconds) = self.retry_after {
+            response.insert_header(("Retry-After", seconds.to_string()));
         }
         response.json(json!({
             "error": self.code,

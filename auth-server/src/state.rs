@@ -6,6 +6,8 @@ use token_core::keys::KeyCache;
 use token_core::tokens::Issuer;
 use token_core::validation::Validator;
 
+use crate::rate_limit::RateLimits;
+
 /// Everything the handlers share.
 pub struct AuthState {
     pub settings: Settings,
@@ -13,4 +15,5 @@ pub struct AuthState {
     pub issuer: Issuer,
     pub keys: Arc<KeyCache>,
     pub validator: Validator,
+    pub rate_limits: RateLimits,
 }

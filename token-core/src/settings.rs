@@ -39,6 +39,9 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// Deleting old tokens and sessions.
     pub cleanup: CleanupSettings,
+    /// Request rate limits of the token, introspection and revocation
+    /// endpoints.
+    pub rate_limiting: RateLimitingSettings,
 }
 
 /// Named database connection strings.
@@ -110,6 +113,26 @@ pub struct CleanupSettings {
     pub batch_size: u32,
 }
 
+/// Rate limits per client and per source address, kept in memory by each
+/// Auth instance (so N instances allow N times the rate in total).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RateLimitingSettings {
+    pub enabled: bool,
+    /// Sustained requests per second of one authenticated client.
+    pub per_client_per_second: u32,
+    /// Requests one client may send at once before the rate applies.
+    pub per_client_burst: u32,
+    /// Sustained requests per second from one source address.
+    pub per_address_per_second: u32,
+    /// Requests one address may send at once before the rate applies.
+    pub per_address_burst: u32,
+    /// Take the source address from the last `X-Forwarded-For` entry. Set it
+    /// only behind a reverse proxy that sets that header, such as the nginx
+    /// of the Docker Compose file; otherwise clients could pick their own.
+    pub trust_forwarded_for: bool,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -139,6 +162,14 @@ impl Default for Settings {
                 interval_seconds: 300,
                 retention_seconds: 86_400,
                 batch_size: 1000,
+            },
+            rate_limiting: RateLimitingSettings {
+                enabled: true,
+                per_client_per_second: 200,
+                per_client_burst: 400,
+                per_address_per_second: 400,
+                per_address_burst: 800,
+                trust_forwarded_for: false,
             },
         }
     }
@@ -260,6 +291,21 @@ impl Settings {
             self.database.connection_timeout_seconds,
         )?;
         check_positive("Cleanup:IntervalSeconds", self.cleanup.interval_seconds)?;
+        let limits = &self.rate_limiting;
+        for (key, value) in [
+            (
+                "RateLimiting:PerClientPerSecond",
+                limits.per_client_per_second,
+            ),
+            ("RateLimiting:PerClientBurst", limits.per_client_burst),
+            (
+                "RateLimiting:PerAddressPerSecond",
+                limits.per_address_per_second,
+            ),
+            ("RateLimiting:PerAddressBurst", limits.per_address_burst),
+        ] {
+            check_positive(key, u64::from(value))?;
+        }
         check_positive(
             "Api:ModeCheckIntervalSeconds",
             self.api.mode_check_interval_seconds,

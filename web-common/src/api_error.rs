@@ -132,7 +132,7 @@ impl ResponseError for ApiError {
             response.insert_header((WWW_AUTHENTICATE, challenge.as_str()));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header(("Retry-After", RETRY_AFTER_SECONDS));
+            response.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
         }
         response.json(json!({
             "error": self.code,

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use token_core::Error;
 
 /// Seconds a client should wait after a 503.
-pub const RETRY_AFTER_SECONDS: &str = "5";
+pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// An error mapped for a response.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ pub async fn ready(pool: web::Data<DbPool>) -> HttpResponse {
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed");
             HttpResponse::ServiceUnavailable()
-                .insert_header(("Retry-After", RETRY_AFTER_SECONDS))
+                .insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()))
                 .json(json!({ "status": "unavailable", "reason": "database unavailable" }))
         }
     }
