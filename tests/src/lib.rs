@@ -3,6 +3,7 @@
 
 pub mod binaries;
 pub mod database;
+pub mod proxy;
 pub mod server;
 pub mod stack;
 

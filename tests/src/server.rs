@@ -117,6 +117,24 @@ impl Server {
         read_log(&self.log_path)
     }
 
+    /// Sends SIGTERM, as a service manager does to stop the server.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("the server is running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+    }
+
+    /// Waits for the process to exit on its own.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not exit within {timeout:?}", self.name))
+            .expect("wait for the server")
+    }
+
     /// Stops the process and waits for it to exit.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;

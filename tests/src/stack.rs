@@ -10,6 +10,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::binaries::binaries;
 use crate::database::{Backend, TestDatabase};
+use crate::proxy::TcpProxy;
 use crate::server::Server;
 
 /// A confidential client allowed every grant and every scope.
@@ -37,6 +38,9 @@ pub struct StackOptions {
     pub auth_replicas: usize,
     /// Extra environment for every server, such as `Cleanup__IntervalSeconds`.
     pub env: Vec<(String, String)>,
+    /// Connect the services to PostgreSQL through a [`TcpProxy`] that the
+    /// test can cut. Ignored on SQLite.
+    pub via_proxy: bool,
 }
 
 impl Default for StackOptions {
@@ -47,6 +51,7 @@ impl Default for StackOptions {
             api_instances: 2,
             auth_replicas: 0,
             env: Vec::new(),
+            via_proxy: false,
         }
     }
 }
@@ -67,6 +72,8 @@ impl StackOptions {
 /// Running servers plus the database and files they use. Servers are
 /// declared first so that they stop before the database is dropped.
 pub struct Stack {
+    /// The proxy between the services and PostgreSQL, with `via_proxy`.
+    pub proxy: Option<TcpProxy>,
     pub auth: Server,
     pub auth_replicas: Vec<Server>,
     pub apis: Vec<Server>,
@@ -120,7 +127,27 @@ impl Stack {
     pub async fn start(backend: Backend, options: StackOptions) -> Stack {
         let dir = tempfile::tempdir().expect("temporary directory");
         let database = TestDatabase::create(&backend, dir.path());
-        let settings_path = write_settings(dir.path(), &database.url, &options);
+        let mut proxy = None;
+        let mut service_url = database.url.clone();
+        if options.via_proxy && database.is_postgres() {
+            let mut url = url::Url::parse(&database.url).expect("database URL");
+            let target = format!(
+                "{}:{}",
+                url.host_str().unwrap_or("127.0.0.1"),
+                url.port().unwrap_or(5432)
+            );
+            let target = tokio::net::lookup_host(&target)
+                .await
+                .ok()
+                .and_then(|mut addresses| addresses.next())
+                .expect("PostgreSQL address");
+            let started = TcpProxy::start(target).await;
+            url.set_host(Some("127.0.0.1")).expect("host");
+            url.set_port(Some(started.address.port())).expect("port");
+            service_url = url.to_string();
+            proxy = Some(started);
+        }
+        let settings_path = write_settings(dir.path(), &service_url, &options);
 
         let dir_path = dir.path().to_path_buf();
         let admin = Admin {
@@ -222,6 +249,7 @@ impl Stack {
             );
         }
         Stack {
+            proxy,
             auth,
             auth_replicas,
             apis,

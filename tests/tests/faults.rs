@@ -1,0 +1,144 @@
+//! Faults: a database outage and recovery, restarts, and draining on
+//! SIGTERM.
+
+use std::time::Duration;
+
+use integration_tests::stack::{APP, READER};
+use integration_tests::{Backend, Stack, StackOptions, on_both_backends};
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+on_both_backends!(
+    revocation_survives_full_restart,
+    sigterm_drains_in_flight_request
+);
+
+/// Cuts the connection to PostgreSQL under running services: every call
+/// that needs the database is a 503, never a 401 or a 200, and everything
+/// recovers by itself once the connection is back, with no acknowledged
+/// revocation lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_and_recovery() {
+    let Some(backend @ Backend::Postgres(_)) = Backend::postgres_from_env() else {
+        return;
+    };
+    let options = StackOptions {
+        via_proxy: true,
+        ..StackOptions::reference()
+    };
+    let stack = Stack::start(backend, options).await;
+    let proxy = stack.proxy.as_ref().expect("a proxy on PostgreSQL");
+    let live = stack.login().await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = stack.login().await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(stack.revoke(APP, &revoked).await.0, StatusCode::OK);
+
+    proxy.cut();
+
+    for token in [&live, &revoked] {
+        for api in 0..2 {
+            let (status, _) = stack.me(api, token).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
+    let (status, body) = stack
+        .token(READER, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        stack.introspect(APP, &live).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    for url in [&stack.auth.url, &stack.apis[0].url] {
+        let response = stack
+            .http
+            .get(format!("{url}/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    proxy.restore();
+    for server in std::iter::once(&stack.auth).chain(&stack.apis) {
+        server.wait_ready().await;
+    }
+    for api in 0..2 {
+        assert_eq!(stack.me(api, &live).await.0, StatusCode::OK);
+        assert_eq!(stack.me(api, &revoked).await.0, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = stack
+        .token(READER, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn revocation_survives_full_restart(backend: Backend) {
+    let mut stack = Stack::start(backend, StackOptions::reference()).await;
+    let login = stack.login().await;
+    let access = login["access_token"].as_str().unwrap().to_owned();
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(stack.revoke(APP, &refresh).await.0, StatusCode::OK);
+
+    stack.restart_auth(&[]).await;
+    stack.restart_apis(&[]).await;
+
+    assert_eq!(stack.me(0, &access).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _) = stack
+        .token(
+            APP,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// A request whose body is still arriving when SIGTERM comes is finished
+/// before the process exits.
+async fn sigterm_drains_in_flight_request(backend: Backend) {
+    let mut stack = Stack::start(backend, StackOptions::reference()).await;
+    let address = stack.auth.url.trim_start_matches("http://").to_owned();
+    let body = "grant_type=client_credentials";
+    let credentials = "cmVhZGVyOnJlYWRlci1zZWNyZXQtMDEyMzQ1Njc4OQ==";
+    assert_eq!(
+        credentials,
+        base64_of(&format!("{}:{}", READER.0, READER.1)),
+        "the Basic credentials of READER"
+    );
+
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /connect/token HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Basic {credentials}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body.as_bytes()[..5]).await.unwrap();
+    socket.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    stack.auth.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    socket.write_all(&body.as_bytes()[5..]).await.unwrap();
+
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("access_token"), "{response}");
+
+    let status = stack.auth.wait_exit(Duration::from_secs(30)).await;
+    assert!(status.success(), "exit status {status}");
+    assert!(stack.auth.log().contains("the Auth server stopped"));
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
