@@ -335,3 +335,47 @@ async fn secrets_never_reach_logs(backend: Backend) {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
 }
+
+mod timing {
+    use std::time::{Duration, Instant};
+
+    use integration_tests::stack::{ALICE, APP};
+    use integration_tests::{Backend, Stack, StackOptions, on_both_backends};
+
+    on_both_backends!(login_failures_take_equal_time);
+
+    async fn median_login_time(stack: &Stack, username: &str, password: &str) -> Duration {
+        let mut times = Vec::new();
+        for _ in 0..9 {
+            let started = Instant::now();
+            let (_, body) = stack
+                .token(
+                    APP,
+                    &[
+                        ("grant_type", "password"),
+                        ("username", username),
+                        ("password", password),
+                    ],
+                )
+                .await;
+            times.push(started.elapsed());
+            assert_eq!(body["error"], "invalid_grant");
+        }
+        times.sort();
+        times[times.len() / 2]
+    }
+
+    /// An unknown user is checked against a dummy argon2 hash, so it takes
+    /// as long as a wrong password. Without the dummy it would be tens of
+    /// times faster, which the factor-of-two bound catches.
+    async fn login_failures_take_equal_time(backend: Backend) {
+        let stack = Stack::start(backend, StackOptions::reference()).await;
+        let unknown = median_login_time(&stack, "nobody", ALICE.1).await;
+        let wrong = median_login_time(&stack, ALICE.0, "wrong password").await;
+        let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
+        assert!(
+            (0.5..2.0).contains(&ratio),
+            "unknown user {unknown:?} vs wrong password {wrong:?}"
+        );
+    }
+}

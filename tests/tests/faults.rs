@@ -142,3 +142,68 @@ fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// With one pooled connection stuck behind a table lock, requests answer
+/// 503 with `Retry-After` within the pool and statement timeouts instead of
+/// queueing, and the service recovers when the lock goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_exhaustion_answers_503_quickly() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+
+    let Some(backend @ Backend::Postgres(_)) = Backend::postgres_from_env() else {
+        return;
+    };
+    let options = StackOptions {
+        env: vec![
+            ("Database__MaxConnections".into(), "1".into()),
+            ("Database__StatementTimeoutSeconds".into(), "3".into()),
+        ],
+        ..StackOptions::reference()
+    };
+    let stack = Stack::start(backend, options).await;
+    let token = stack.login().await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(stack.me(0, &token).await.0, StatusCode::OK);
+
+    let url = stack.database.url.clone();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut conn = PgConnection::establish(&url).expect("connect to the test database");
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            diesel::sql_query("LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE").execute(conn)?;
+            locked_tx.send(()).expect("signal the lock");
+            release_rx.recv().ok();
+            Ok(())
+        })
+        .expect("lock transaction");
+    });
+    locked_rx.recv().expect("the table is locked");
+
+    let started = std::time::Instant::now();
+    let calls = (0..3).map(|_| {
+        let http = stack.http.clone();
+        let url = format!("{}/api/me", stack.apis[0].url);
+        let token = token.clone();
+        tokio::spawn(async move {
+            let response = http.get(url).bearer_auth(token).send().await.unwrap();
+            (
+                response.status(),
+                response.headers().contains_key("retry-after"),
+            )
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        let (status, retry_after) = call.await.unwrap();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(retry_after);
+    }
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(15), "answers took {waited:?}");
+
+    release_tx.send(()).expect("release the lock");
+    holder.join().expect("lock holder");
+    assert_eq!(stack.me(0, &token).await.0, StatusCode::OK);
+}

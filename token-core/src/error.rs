@@ -64,7 +64,8 @@ fn is_connection_failure(error: &DieselError) -> bool {
             _ => {
                 let message = info.message();
                 // SQLite reports contention and unopenable files only as text;
-                // PostgreSQL does the same for a server shutting down.
+                // PostgreSQL does the same for a server shutting down and for
+                // a statement cancelled by statement_timeout.
                 [
                     "database is locked",
                     "database is busy",
@@ -75,6 +76,7 @@ fn is_connection_failure(error: &DieselError) -> bool {
                     "could not connect",
                     "no connection to the server",
                     "the database system is",
+                    "statement timeout",
                 ]
                 .iter()
                 .any(|fragment| message.contains(fragment))

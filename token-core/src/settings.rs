@@ -61,6 +61,10 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// Seconds to wait for a connection before responding 503.
     pub connection_timeout_seconds: u64,
+    /// Seconds one statement may run or wait for a lock before it is
+    /// cancelled and the request answered 503 (PostgreSQL
+    /// `statement_timeout`, SQLite busy timeout).
+    pub statement_timeout_seconds: u64,
 }
 
 /// Settings of the authorization server.
@@ -143,6 +147,7 @@ impl Default for Settings {
             database: DatabaseSettings {
                 max_connections: 8,
                 connection_timeout_seconds: 2,
+                statement_timeout_seconds: 5,
             },
             auth: AuthSettings {
                 urls: "http://127.0.0.1:5001".into(),
@@ -289,6 +294,10 @@ impl Settings {
         check_positive(
             "Database:ConnectionTimeoutSeconds",
             self.database.connection_timeout_seconds,
+        )?;
+        check_positive(
+            "Database:StatementTimeoutSeconds",
+            self.database.statement_timeout_seconds,
         )?;
         check_positive("Cleanup:IntervalSeconds", self.cleanup.interval_seconds)?;
         let limits = &self.rate_limiting;

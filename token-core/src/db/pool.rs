@@ -12,11 +12,10 @@ use crate::settings::Settings;
 /// A pool of connections to the configured database.
 pub type DbPool = r2d2::Pool<ConnectionManager>;
 
-/// SQLite settings applied to every new connection. WAL lets readers run
-/// while one process writes, and the busy timeout makes a writer wait for
-/// the other process's write instead of failing at once.
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
-    PRAGMA journal_mode = WAL; \
+/// SQLite settings applied to every new connection after the busy timeout.
+/// WAL lets readers run while one process writes; the busy timeout makes a
+/// writer wait for the other process's write instead of failing at once.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
     PRAGMA synchronous = NORMAL; \
     PRAGMA foreign_keys = ON;";
 
@@ -29,6 +28,7 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
 pub struct ConnectionManager {
     url: DatabaseUrl,
     backend: Backend,
+    statement_timeout_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,12 +45,23 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, ManagerError> {
         match &self.backend {
-            Backend::Postgres => Ok(DbConnection::Pg(PgConnection::establish(
-                self.url.expose(),
-            )?)),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(self.url.expose())?;
+                // A query stuck behind a lock would otherwise hold its
+                // request, and its pooled connection, for ever.
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {}",
+                    self.statement_timeout_ms
+                ))?;
+                Ok(DbConnection::Pg(conn))
+            }
             Backend::Sqlite(path) => {
                 let path = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {};",
+                    self.statement_timeout_ms
+                ))?;
                 conn.batch_execute(SQLITE_PRAGMAS)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -89,11 +100,12 @@ pub fn connect(settings: &Settings) -> Result<DbPool, Error> {
         })?;
     }
 
+    let database = &settings.database;
     let manager = ConnectionManager {
         url: url.clone(),
         backend,
+        statement_timeout_ms: database.statement_timeout_seconds.saturating_mul(1000),
     };
-    let database = &settings.database;
     r2d2::Pool::builder()
         .max_size(database.max_connections)
         // No connections opened in the background: a process that exits
