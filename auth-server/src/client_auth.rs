@@ -63,6 +63,12 @@ fn read_basic(request: &HttpRequest) -> Result<Option<ClientCredentials>, OAuthE
         ));
     }
     let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
+    parse_basic(value)
+}
+
+/// Parses the value of an `Authorization` header as HTTP Basic client
+/// credentials; another scheme is `Ok(None)`.
+pub fn parse_basic(value: &str) -> Result<Option<ClientCredentials>, OAuthError> {
     let Some((scheme, encoded)) = value.split_once(' ') else {
         return Ok(None);
     };

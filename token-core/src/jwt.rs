@@ -34,34 +34,17 @@ pub fn sign(key: &SigningKey, claims: &AccessClaims) -> Result<String, Error> {
         .map_err(|error| Error::Internal(format!("JWT signing failed: {error}")))
 }
 
-/// Verifies signature, `typ`, expiry, issuer and audience.
+/// Verifies signature, expiry, issuer and audience of a token whose header
+/// [`access_token_key_id`] accepted and named `kid`.
 pub fn verify(
     keys: &KeyCache,
     token: &str,
+    kid: &str,
     issuer: &str,
     audience: &str,
 ) -> Result<AccessClaims, VerifyError> {
-    let header = jsonwebtoken::decode_header(token)
-        .map_err(|_| VerifyError::Rejected(Rejection::Malformed))?;
-
-    // RFC 9068 §4: the resource server must check the type, so that an ID
-    // token or another JWT signed by the same key is not taken as an access
-    // token.
-    let typ_ok = header.typ.as_deref().is_some_and(|typ| {
-        typ.eq_ignore_ascii_case(TOKEN_TYPE) || typ.eq_ignore_ascii_case("application/at+jwt")
-    });
-    if !typ_ok {
-        return Err(VerifyError::Rejected(Rejection::NotAnAccessToken));
-    }
-    if header.alg != ALGORITHM {
-        return Err(VerifyError::Rejected(Rejection::BadSignature));
-    }
-    let Some(kid) = header.kid else {
-        return Err(VerifyError::Rejected(Rejection::BadSignature));
-    };
-
-    let key_set = keys.for_kid(&kid).map_err(VerifyError::Store)?;
-    let Some(key) = key_set.find(&kid) else {
+    let key_set = keys.for_kid(kid).map_err(VerifyError::Store)?;
+    let Some(key) = key_set.find(kid) else {
         return Err(VerifyError::Rejected(Rejection::BadSignature));
     };
 
@@ -80,6 +63,26 @@ pub fn verify(
             _ => Rejection::Malformed,
         })),
     }
+}
+
+/// Checks the header of a JWT access token without a key and returns its
+/// `kid`. Never panics, whatever the input.
+pub fn access_token_key_id(token: &str) -> Result<String, Rejection> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Malformed)?;
+
+    // RFC 9068 §4: the resource server must check the type, so that an ID
+    // token or another JWT signed by the same key is not taken as an access
+    // token.
+    let typ_ok = header.typ.as_deref().is_some_and(|typ| {
+        typ.eq_ignore_ascii_case(TOKEN_TYPE) || typ.eq_ignore_ascii_case("application/at+jwt")
+    });
+    if !typ_ok {
+        return Err(Rejection::NotAnAccessToken);
+    }
+    if header.alg != ALGORITHM {
+        return Err(Rejection::BadSignature);
+    }
+    header.kid.ok_or(Rejection::BadSignature)
 }
 
 /// Why a JWT did not verify.

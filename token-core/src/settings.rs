@@ -207,22 +207,8 @@ impl Settings {
 
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let raw: Value = serde_json::from_str(&text).map_err(|error| {
-                    SettingsError(format!("invalid JSON in {}: {error}", path.display()))
-                })?;
-                if !raw.is_object() {
-                    return Err(SettingsError(format!(
-                        "{} must contain a JSON object at the top level",
-                        path.display()
-                    )));
-                }
-                let mut unknown = Vec::new();
-                let value = canonicalize(raw, &schema, "", &mut unknown);
-                unknown_keys.extend(
-                    unknown
-                        .into_iter()
-                        .map(|key| format!("{key} (in {})", path.display())),
-                );
+                let (value, unknown) = parse_json(&text, path, &schema)?;
+                unknown_keys.extend(unknown);
                 figment = figment.merge(JsonFile {
                     path: path.to_path_buf(),
                     value,
@@ -255,6 +241,25 @@ impl Settings {
             .lowercase(false);
         figment = figment.merge(env);
 
+        let settings: Settings = figment.extract().map_err(describe_figment_error)?;
+        settings.validate()?;
+        Ok(LoadedSettings {
+            settings,
+            unknown_keys,
+        })
+    }
+
+    /// Loads defaults and a JSON document, without the environment: the
+    /// file half of [`Settings::load`]. Never panics, whatever the input.
+    pub fn from_json_str(text: &str) -> Result<LoadedSettings, SettingsError> {
+        let schema = serde_json::to_value(Settings::default())
+            .map_err(|error| SettingsError(format!("cannot describe the defaults: {error}")))?;
+        let path = Path::new("(string)");
+        let (value, unknown_keys) = parse_json(text, path, &schema)?;
+        let figment = Figment::from(Serialized::defaults(Settings::default())).merge(JsonFile {
+            path: path.to_path_buf(),
+            value,
+        });
         let settings: Settings = figment.extract().map_err(describe_figment_error)?;
         settings.validate()?;
         Ok(LoadedSettings {
@@ -396,6 +401,30 @@ fn check_positive(key: &str, value: u64) -> Result<(), SettingsError> {
         )));
     }
     Ok(())
+}
+
+/// Parses a settings document and canonicalizes its keys; returns the
+/// value and its unknown keys, each naming `path`.
+fn parse_json(
+    text: &str,
+    path: &Path,
+    schema: &Value,
+) -> Result<(Value, Vec<String>), SettingsError> {
+    let raw: Value = serde_json::from_str(text)
+        .map_err(|error| SettingsError(format!("invalid JSON in {}: {error}", path.display())))?;
+    if !raw.is_object() {
+        return Err(SettingsError(format!(
+            "{} must contain a JSON object at the top level",
+            path.display()
+        )));
+    }
+    let mut unknown = Vec::new();
+    let value = canonicalize(raw, schema, "", &mut unknown);
+    let unknown = unknown
+        .into_iter()
+        .map(|key| format!("{key} (in {})", path.display()))
+        .collect();
+    Ok((value, unknown))
 }
 
 /// Rewrites the keys of `value` to the spelling used in `schema`, matching

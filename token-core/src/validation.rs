@@ -134,21 +134,25 @@ impl Validator {
     /// Checks a token and returns its grant. Blocking: it may query the
     /// database, so async callers run it on a blocking thread.
     pub fn validate(&self, token: &str, policy: Policy) -> Result<TokenGrant, ValidationError> {
-        if token.is_empty() || token.len() > MAX_TOKEN_LENGTH {
-            return Err(ValidationError::Rejected(Rejection::Malformed));
+        match classify(token).map_err(ValidationError::Rejected)? {
+            TokenShape::Jwt { kid } => self.validate_jwt(token, &kid, policy),
+            TokenShape::Reference => {
+                let mut conn = self.pool.get().map_err(Error::from)?;
+                validate_reference(&mut conn, token, policy.accept_refresh)
+            }
         }
-        if looks_like_jwt(token) {
-            return self.validate_jwt(token, policy);
-        }
-        let mut conn = self.pool.get().map_err(Error::from)?;
-        validate_reference(&mut conn, token, policy.accept_refresh)
     }
 
-    fn validate_jwt(&self, token: &str, policy: Policy) -> Result<TokenGrant, ValidationError> {
+    fn validate_jwt(
+        &self,
+        token: &str,
+        kid: &str,
+        policy: Policy,
+    ) -> Result<TokenGrant, ValidationError> {
         if !policy.accept_jwt {
             return Err(ValidationError::Rejected(Rejection::JwtNotAccepted));
         }
-        let claims = match jwt::verify(&self.keys, token, &self.issuer, &self.audience) {
+        let claims = match jwt::verify(&self.keys, token, kid, &self.issuer, &self.audience) {
             Ok(claims) => claims,
             Err(VerifyError::Rejected(rejection)) => {
                 return Err(ValidationError::Rejected(rejection));
@@ -170,6 +174,28 @@ impl Validator {
             expires: claims.exp,
         })
     }
+}
+
+/// How a presented token will be checked, decided without the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenShape {
+    /// A JWT access token signed with the key `kid`.
+    Jwt { kid: String },
+    /// Anything else of a plausible length: looked up by its hash.
+    Reference,
+}
+
+/// Classifies a presented token, rejecting what cannot be valid before any
+/// lookup. Never panics, whatever the input.
+pub fn classify(token: &str) -> Result<TokenShape, Rejection> {
+    if token.is_empty() || token.len() > MAX_TOKEN_LENGTH {
+        return Err(Rejection::Malformed);
+    }
+    if looks_like_jwt(token) {
+        let kid = jwt::access_token_key_id(token)?;
+        return Ok(TokenShape::Jwt { kid });
+    }
+    Ok(TokenShape::Reference)
 }
 
 /// A JWS in compact serialization has exactly three dot-separated parts;
