@@ -55,6 +55,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route("/tickets/{id}", web::delete().to(tickets::delete)),
         )
         .configure(health::configure);
+    #[cfg(feature = "bench-routes")]
+    config.configure(crate::bench_routes::configure);
 }
 
 /// Serves until SIGINT or SIGTERM, then drains in-flight requests.

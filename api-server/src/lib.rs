@@ -3,6 +3,8 @@
 
 pub mod app;
 mod auth;
+#[cfg(feature = "bench-routes")]
+mod bench_routes;
 pub mod cli;
 mod me;
 mod mode_check;
