@@ -207,3 +207,55 @@ async fn pool_exhaustion_answers_503_quickly() {
     holder.join().expect("lock holder");
     assert_eq!(stack.me(0, &token).await.0, StatusCode::OK);
 }
+
+/// SQLite has no server to lose, but another process can hold its write
+/// lock: token issuance and revocation then answer 503 after the statement
+/// timeout, never 500, while reads in WAL mode go on, and all recovers when
+/// the lock is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_write_lock_answers_503() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, SqliteConnection};
+
+    let options = StackOptions {
+        env: vec![("Database__StatementTimeoutSeconds".into(), "1".into())],
+        ..StackOptions::reference()
+    };
+    let stack = Stack::start(Backend::Sqlite, options).await;
+    let login = stack.login().await;
+    let access = login["access_token"].as_str().unwrap().to_owned();
+
+    let path = stack
+        .database
+        .url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut conn = SqliteConnection::establish(&path).expect("open the test database");
+        conn.batch_execute("BEGIN IMMEDIATE")
+            .expect("take the write lock");
+        locked_tx.send(()).expect("signal the lock");
+        release_rx.recv().ok();
+        conn.batch_execute("COMMIT")
+            .expect("release the write lock");
+    });
+    locked_rx.recv().expect("the write lock is held");
+
+    let (status, body) = stack
+        .token(READER, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(
+        stack.revoke(APP, &access).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(stack.me(0, &access).await.0, StatusCode::OK, "reads go on");
+
+    release_tx.send(()).expect("release");
+    holder.join().expect("lock holder");
+    assert_eq!(stack.revoke(APP, &access).await.0, StatusCode::OK);
+    assert_eq!(stack.me(1, &access).await.0, StatusCode::UNAUTHORIZED);
+}

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
+use diesel::r2d2::R2D2Connection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 
@@ -69,7 +70,9 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
-        conn.batch_execute("SELECT 1")?;
+        // diesel's check query is a prepared statement kept in the
+        // connection's cache, so the check costs no SQL parsing.
+        conn.ping()?;
         Ok(())
     }
 
