@@ -21,12 +21,7 @@ pub fn build_state(settings: Settings, pool: DbPool) -> Result<ApiState, token_c
     let key_set = keys::load(&mut conn)?;
     drop(conn);
     let keys = Arc::new(KeyCache::new(pool.clone(), key_set));
-    let validator = Validator::new(
-        pool.clone(),
-        keys,
-        settings.issuer(),
-        &settings.api.audience,
-    );
+    let validator = Validator::new(pool.clone(), keys, &settings);
     let policy = Policy {
         accept_jwt: !settings.use_reference_tokens,
         check_jwt_session: false,

@@ -24,12 +24,7 @@ pub fn build_state(settings: Settings, pool: DbPool) -> Result<AuthState, token_
     let issuer = Issuer::new(&settings, keys.current());
     mode::record_issued_format(&mut conn, issuer.format())?;
     drop(conn);
-    let validator = Validator::new(
-        pool.clone(),
-        keys.clone(),
-        settings.issuer(),
-        &settings.api.audience,
-    );
+    let validator = Validator::new(pool.clone(), keys.clone(), &settings);
     let rate_limits = RateLimits::new(&settings.rate_limiting);
     Ok(AuthState {
         settings,

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use diesel::prelude::*;
 
+use crate::Settings;
 use crate::db::schema::{clients, sessions, tokens, users};
-use crate::db::{DbConnection, DbPool};
+use crate::db::{Backend, DbConnection, DbPool};
 use crate::error::Error;
 use crate::jwt::{self, VerifyError};
 use crate::keys::KeyCache;
@@ -119,16 +120,30 @@ pub struct Validator {
     keys: Arc<KeyCache>,
     issuer: String,
     audience: String,
+    /// The pool holds SQLite connections.
+    local: bool,
 }
 
 impl Validator {
-    pub fn new(pool: DbPool, keys: Arc<KeyCache>, issuer: &str, audience: &str) -> Self {
+    /// Builds a validator for the issuer and audience in `settings`.
+    pub fn new(pool: DbPool, keys: Arc<KeyCache>, settings: &Settings) -> Self {
+        let local = matches!(
+            settings.connection_strings.default.backend(),
+            Ok(Backend::Sqlite(_))
+        );
         Validator {
             pool,
             keys,
-            issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
+            issuer: settings.issuer().to_owned(),
+            audience: settings.api.audience.clone(),
+            local,
         }
+    }
+
+    /// Whether lookups go to a local SQLite file rather than over the
+    /// network.
+    pub fn is_local(&self) -> bool {
+        self.local
     }
 
     /// Checks a token and returns its grant. Blocking: it may query the
@@ -212,7 +227,9 @@ pub fn validate_reference(
     accept_refresh: bool,
 ) -> Result<TokenGrant, ValidationError> {
     let hash = sha256_hex(token);
-    let found = tokens::table
+    // The hash is the primary key, so there is at most one row and no LIMIT
+    // is needed.
+    let found = crate::on_backend!(conn, inner => tokens::table
         .inner_join(
             sessions::table
                 .inner_join(clients::table)
@@ -226,8 +243,8 @@ pub fn validate_reference(
             clients::enabled,
             users::enabled.nullable(),
         ))
-        .first::<(TokenRow, Option<i64>, i64, bool, Option<bool>)>(conn)
-        .optional()?;
+        .get_result::<(TokenRow, Option<i64>, i64, bool, Option<bool>)>(inner)
+        .optional())?;
     let Some((row, ended_at, session_expires, client_enabled, user_enabled)) = found else {
         return Err(ValidationError::Rejected(Rejection::Unknown));
     };
@@ -269,7 +286,7 @@ pub fn validate_reference(
 
 fn check_session(conn: &mut DbConnection, session_id: &str) -> Result<(), ValidationError> {
     let now = now();
-    let found = sessions::table
+    let found = crate::on_backend!(conn, inner => sessions::table
         .inner_join(clients::table)
         .left_join(users::table)
         .filter(sessions::id.eq(session_id))
@@ -279,8 +296,8 @@ fn check_session(conn: &mut DbConnection, session_id: &str) -> Result<(), Valida
             clients::enabled,
             users::enabled.nullable(),
         ))
-        .first::<(Option<i64>, i64, bool, Option<bool>)>(conn)
-        .optional()?;
+        .first::<(Option<i64>, i64, bool, Option<bool>)>(inner)
+        .optional())?;
     match found {
         None => Err(ValidationError::Rejected(Rejection::SessionEnded)),
         Some((Some(_), _, _, _)) => Err(ValidationError::Rejected(Rejection::SessionEnded)),

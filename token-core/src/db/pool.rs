@@ -72,7 +72,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
         // diesel's check query is a prepared statement kept in the
         // connection's cache, so the check costs no SQL parsing.
-        conn.ping()?;
+        crate::on_backend!(conn, inner => inner.ping())?;
         Ok(())
     }
 
@@ -104,6 +104,9 @@ pub fn connect(settings: &Settings) -> Result<DbPool, Error> {
     }
 
     let database = &settings.database;
+    // A SQLite connection is a file handle that cannot drop like a network
+    // connection, so checking it on every checkout would only cost time.
+    let test_on_check_out = matches!(backend, Backend::Postgres);
     let manager = ConnectionManager {
         url: url.clone(),
         backend,
@@ -115,6 +118,7 @@ pub fn connect(settings: &Settings) -> Result<DbPool, Error> {
         // while libpq is connecting on a pool thread can crash in libpq's
         // exit handlers (seen as SIGSEGV in about 1 of 5 admin commands).
         .min_idle(Some(0))
+        .test_on_check_out(test_on_check_out)
         .connection_timeout(Duration::from_secs(database.connection_timeout_seconds))
         .error_handler(Box::new(r2d2::LoggingErrorHandler))
         .build(manager)
