@@ -1,7 +1,7 @@
 //! Bearer authentication for `/api` routes.
 //!
 //! A middleware validates the token before any extractor runs, so that a
-//! request with a bad token and a bad body is answered 401, not 400. The
+//! request with a bad token and a bad body gets a 401, not a 400. The
 //! [`Authenticated`] extractor then reads the grant it stored.
 
 use std::future::{Ready, ready};
@@ -33,9 +33,9 @@ pub async fn require_token(
         .ok_or_else(|| ApiError::from(token_core::Error::Internal("ApiState is missing".into())))?;
 
     let policy = state.policy;
-    // A SQLite lookup takes microseconds, less than handing it to a
-    // blocking thread would (measured with the benchmark); a network round
-    // trip to PostgreSQL must not stall the async worker.
+    // A SQLite lookup takes microseconds, less than a hand-off to a blocking
+    // thread (measured with the benchmark). A network round trip to
+    // PostgreSQL must not stall the async worker, so it goes to one.
     let result = if state.validator.is_local() {
         state.validator.validate(&token, policy)
     } else {

@@ -96,8 +96,8 @@ pub fn parse_basic(value: &str) -> Result<Option<ClientCredentials>, OAuthError>
     }))
 }
 
-/// Reads and checks the client credentials; every failure is the same
-/// `invalid_client` answer.
+/// Reads and checks the client credentials. Every failure returns the same
+/// `invalid_client` error.
 pub async fn authenticate(
     request: &HttpRequest,
     params: &FormParams,

@@ -37,8 +37,8 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
-    /// The same body for every client authentication failure, so that a
-    /// caller cannot tell an unknown client from a wrong secret.
+    /// Builds the one body for every client authentication failure, so that
+    /// a caller cannot tell an unknown client from a wrong secret.
     pub fn invalid_client() -> Self {
         OAuthError {
             challenge: true,

@@ -1,6 +1,6 @@
 //! Rate limits of the token, introspection and revocation endpoints: per
 //! source address before anything is read, and per client after it has
-//! authenticated, so that nobody can use up another client's quota by
+//! authenticated, so that no caller can use up another client's quota by
 //! sending its id with a wrong secret.
 
 use std::net::IpAddr;
@@ -91,7 +91,7 @@ impl RateLimits {
         }
     }
 
-    /// The address a request comes from.
+    /// Returns the address a request comes from.
     fn source_address(&self, request: &ServiceRequest) -> Option<IpAddr> {
         if self.trust_forwarded_for {
             let forwarded = request

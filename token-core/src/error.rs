@@ -10,7 +10,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The database cannot be reached or is too busy to answer in time.
+    /// The database cannot be reached or is too busy to respond in time.
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// Any other database failure.

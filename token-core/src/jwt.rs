@@ -85,7 +85,7 @@ pub fn access_token_key_id(token: &str) -> Result<String, Rejection> {
     header.kid.ok_or(Rejection::BadSignature)
 }
 
-/// Why a JWT did not verify.
+/// The reason a JWT did not verify.
 #[derive(Debug)]
 pub enum VerifyError {
     Rejected(Rejection),

@@ -53,7 +53,7 @@ impl From<SessionRow> for Session {
     }
 }
 
-/// Which live sessions to list; `None` fields match everything.
+/// A filter on live sessions; `None` fields match everything.
 #[derive(Debug, Default, Clone)]
 pub struct SessionFilter {
     pub subject: Option<String>,
@@ -154,8 +154,8 @@ pub fn end_all_of_user(conn: &mut DbConnection, user_id: &str) -> Result<Ended, 
     })
 }
 
-/// Ends the given sessions and revokes their tokens; the caller holds the
-/// write transaction.
+/// Ends the given sessions and revokes their tokens. The caller must have
+/// opened the write transaction.
 pub(crate) fn end_sessions(
     conn: &mut DbConnection,
     ids: &[String],

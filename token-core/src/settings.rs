@@ -62,7 +62,7 @@ pub struct DatabaseSettings {
     /// Seconds to wait for a connection before responding 503.
     pub connection_timeout_seconds: u64,
     /// Seconds one statement may run or wait for a lock before it is
-    /// cancelled and the request answered 503 (PostgreSQL
+    /// cancelled and the request gets a 503 (PostgreSQL
     /// `statement_timeout`, SQLite busy timeout).
     pub statement_timeout_seconds: u64,
 }

@@ -120,7 +120,7 @@ pub struct Validator {
     keys: Arc<KeyCache>,
     issuer: String,
     audience: String,
-    /// The pool holds SQLite connections.
+    /// The pool contains SQLite connections.
     local: bool,
 }
 
@@ -191,7 +191,7 @@ impl Validator {
     }
 }
 
-/// How a presented token will be checked, decided without the database.
+/// The kind of check a presented token needs, decided without the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenShape {
     /// A JWT access token signed with the key `kid`.

@@ -149,7 +149,7 @@ pub async fn not_found() -> HttpResponse {
 /// The largest JSON body the servers read.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
-/// Makes JSON, query-string and path extraction errors answer with the JSON
+/// Makes JSON, query-string and path extraction errors return the JSON
 /// error body instead of actix's plain text.
 pub fn configure_extractors(config: &mut web::ServiceConfig) {
     config

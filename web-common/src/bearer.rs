@@ -6,8 +6,8 @@ use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
 /// The failure to read a Bearer credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BearerError {
-    /// No `Authorization: Bearer` header, which RFC 6750 §3.1 answers with a
-    /// 401 without an error code.
+    /// No `Authorization: Bearer` header. RFC 6750 §3.1 prescribes a 401
+    /// without an error code for it.
     Missing,
     /// A Bearer header that breaks the syntax of RFC 6750 §2.1:
     /// `invalid_request`, 400.

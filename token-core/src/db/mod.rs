@@ -108,7 +108,7 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, Error> {
     })
 }
 
-/// Checks that the database answers, for readiness probes.
+/// Checks that the database responds, for readiness probes.
 pub fn ping(conn: &mut DbConnection) -> Result<(), Error> {
     use diesel::connection::SimpleConnection;
     conn.batch_execute("SELECT 1")?;
