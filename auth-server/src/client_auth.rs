@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use token_core::clients::{self, Client};
 use token_core::db::DbPool;
 use token_core::secret::Secret;
-use web_common::blocking::with_conn;
+use web_common::blocking::with_conn_inline_if;
 
 use crate::form::{self, FormParams};
 use crate::oauth_error::OAuthError;
@@ -105,13 +105,14 @@ pub async fn authenticate(
 ) -> Result<Client, OAuthError> {
     let credentials = read(request, params)?;
     let client_id = credentials.id.clone();
-    let client = with_conn(pool, move |conn| {
+    let state = request.app_data::<actix_web::web::Data<crate::state::AuthState>>();
+    let inline = state.is_some_and(|state| state.validator.is_local());
+    let client = with_conn_inline_if(pool, inline, move |conn| {
         clients::authenticate(conn, &credentials.id, &credentials.secret)
     })
     .await?;
     match client {
         Some(client) => {
-            let state = request.app_data::<actix_web::web::Data<crate::state::AuthState>>();
             if let Some(state) = state {
                 state.rate_limits.check_client(&client.id)?;
             }

@@ -47,8 +47,12 @@ pub async fn introspect(
         check_jwt_session: true,
         accept_refresh: true,
     };
-    let shared = state.clone();
-    let result = run(move || shared.validator.validate(&token, policy)).await?;
+    let result = if state.validator.is_local() {
+        state.validator.validate(&token, policy)
+    } else {
+        let shared = state.clone();
+        run(move || shared.validator.validate(&token, policy)).await?
+    };
 
     let mut response = HttpResponse::Ok();
     response

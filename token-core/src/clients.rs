@@ -161,10 +161,12 @@ pub fn authenticate(
     secret: &Secret,
 ) -> Result<Option<Client>, Error> {
     let presented = sha256_hex(secret.expose());
-    let row = clients::table
+    // On the backend's own connection, so the statement is cached: this
+    // runs for every introspection and revocation call.
+    let row = crate::on_backend!(conn, inner => clients::table
         .find(id)
-        .first::<ClientRow>(conn)
-        .optional()?;
+        .get_result::<ClientRow>(inner)
+        .optional())?;
     let Some(row) = row else {
         return Ok(None);
     };

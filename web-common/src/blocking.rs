@@ -18,6 +18,21 @@ where
     .map_err(|error| Error::Internal(format!("blocking task failed: {error}")))?
 }
 
+/// Like [`with_conn`], but runs the work on the current thread when
+/// `inline` is set: for SQLite lookups that take microseconds, less than
+/// the hand-off to a blocking thread.
+pub async fn with_conn_inline_if<T, F>(pool: &DbPool, inline: bool, work: F) -> Result<T, Error>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
+    T: Send + 'static,
+{
+    if inline {
+        let mut conn = pool.get()?;
+        return work(&mut conn);
+    }
+    with_conn(pool, work).await
+}
+
 /// Runs blocking work that needs no connection of its own.
 pub async fn run<T, F>(work: F) -> Result<T, Error>
 where
