@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use token_core::Settings;
 use token_core::db::DbPool;
 use token_core::keys::{self, KeyCache};
@@ -69,26 +69,15 @@ pub async fn serve(state: ApiState) -> Result<(), String> {
     );
     let pool = web::Data::new(state.pool.clone());
     let state = web::Data::new(state);
-    let mut http = HttpServer::new(move || {
+    server::run(&listeners, move || {
         App::new()
             .app_data(state.clone())
             .app_data(pool.clone())
             .wrap(from_fn(logging::log_request))
             .configure(configure)
             .default_service(web::to(api_error::not_found))
-    });
-    for listener in &listeners {
-        let listener = listener
-            .try_clone()
-            .map_err(|error| format!("cannot use listener: {error}"))?;
-        http = http
-            .listen(listener)
-            .map_err(|error| format!("cannot listen: {error}"))?;
-    }
-    server::announce(&listeners);
-    http.run()
-        .await
-        .map_err(|error| format!("the server stopped with an error: {error}"))?;
+    })
+    .await?;
     tracing::info!("the API server stopped");
     Ok(())
 }

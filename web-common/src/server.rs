@@ -1,6 +1,13 @@
 //! Binding listeners from an `Urls` setting.
 
+use std::fmt;
 use std::net::TcpListener;
+
+use actix_http::body::MessageBody;
+use actix_http::{Request, Response};
+use actix_service::{IntoServiceFactory, Service, ServiceFactory};
+use actix_web::dev::AppConfig;
+use actix_web::{Error, HttpServer};
 
 use token_core::settings::{ListenAddress, SettingsError, listen_addresses};
 
@@ -28,4 +35,33 @@ pub fn announce(listeners: &[TcpListener]) {
             println!("Now listening on: http://{address}");
         }
     }
+}
+
+/// Serves the app on the bound listeners until SIGINT or SIGTERM, then lets
+/// in-flight requests finish. Announces the addresses once bound.
+pub async fn run<F, I, S, B>(listeners: &[TcpListener], factory: F) -> Result<(), String>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<Error> + 'static,
+    S::InitError: fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    <S::Service as Service<Request>>::Future: 'static,
+    S::Service: 'static,
+    B: MessageBody + 'static,
+{
+    let mut http = HttpServer::new(factory);
+    for listener in listeners {
+        let listener = listener
+            .try_clone()
+            .map_err(|error| format!("cannot use listener: {error}"))?;
+        http = http
+            .listen(listener)
+            .map_err(|error| format!("cannot listen: {error}"))?;
+    }
+    announce(listeners);
+    http.run()
+        .await
+        .map_err(|error| format!("the server stopped with an error: {error}"))
 }
