@@ -17,7 +17,9 @@ async fn expired_tokens_rejected(backend: Backend) {
     for use_reference_tokens in [true, false] {
         let options = StackOptions {
             use_reference_tokens,
-            access_token_lifetime_seconds: 1,
+            // Two seconds, so that the first call cannot cross the expiry
+            // boundary when the token was issued late in a second.
+            access_token_lifetime_seconds: 2,
             ..StackOptions::default()
         };
         let stack = Stack::start(backend.clone(), options).await;
@@ -28,7 +30,7 @@ async fn expired_tokens_rejected(backend: Backend) {
         assert_eq!(stack.me(0, token).await.0, StatusCode::OK);
 
         // Expiry has whole-second resolution; wait past the next boundary.
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+        tokio::time::sleep(Duration::from_millis(3100)).await;
         let (status, body) = stack.me(0, token).await;
         assert_eq!(
             status,
