@@ -261,38 +261,43 @@ fn add_client(settings: &Settings, args: AddClient) -> Result<(), String> {
         .collect();
     let scopes = token_core::scope::split(&args.scopes);
 
-    let pool = startup::open_database(settings).map_err(|error| error.to_string())?;
-    let mut conn = pool.get().map_err(|error| error.to_string())?;
-    let client = clients::add(&mut conn, &args.client_id, &secret, &grant_types, &scopes)
-        .map_err(|error| error.to_string())?;
-    println!(
-        "added client {} (grant types: {}; scopes: {})",
-        client.id,
-        client.grant_types.join(", "),
-        client.scopes.join(" ")
-    );
-    Ok(())
+    with_database(settings, |pool| {
+        let client = clients::add(
+            &mut *pool.get()?,
+            &args.client_id,
+            &secret,
+            &grant_types,
+            &scopes,
+        )?;
+        println!(
+            "added client {} (grant types: {}; scopes: {})",
+            client.id,
+            client.grant_types.join(", "),
+            client.scopes.join(" ")
+        );
+        Ok(())
+    })
 }
 
 fn add_user(settings: &Settings, args: AddUser) -> Result<(), String> {
     let password = read_stdin_line("password")?;
-    let pool = startup::open_database(settings).map_err(|error| error.to_string())?;
-    let mut conn = pool.get().map_err(|error| error.to_string())?;
-    let user =
-        users::add(&mut conn, &args.username, &password).map_err(|error| error.to_string())?;
-    println!("added user {} with id {}", user.username, user.id);
-    Ok(())
+    with_database(settings, |pool| {
+        let user = users::add(&mut *pool.get()?, &args.username, &password)?;
+        println!("added user {} with id {}", user.username, user.id);
+        Ok(())
+    })
 }
 
-/// Reads one line from standard input without its line ending.
-fn read_stdin_line(what: &str) -> Result<Secret, String> {
+/// Reads one line from standard input without its line ending; `name`
+/// names the line in the error message.
+fn read_stdin_line(name: &str) -> Result<Secret, String> {
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
-        .map_err(|error| format!("cannot read the {what} from standard input: {error}"))?;
+        .map_err(|error| format!("cannot read the {name} from standard input: {error}"))?;
     let line = input.lines().next().unwrap_or("");
     if line.is_empty() {
-        return Err(format!("standard input holds no {what}"));
+        return Err(format!("standard input contains no {name}"));
     }
     Ok(Secret::new(line))
 }

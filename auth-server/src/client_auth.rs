@@ -7,12 +7,12 @@ use actix_web::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use token_core::clients::{self, Client};
-use token_core::db::DbPool;
 use token_core::secret::Secret;
 use web_common::blocking::with_conn_inline_if;
 
 use crate::form::{self, FormParams};
 use crate::oauth_error::OAuthError;
+use crate::state::AuthState;
 
 /// Credentials as presented, not yet checked.
 #[derive(Debug)]
@@ -96,26 +96,23 @@ pub fn parse_basic(value: &str) -> Result<Option<ClientCredentials>, OAuthError>
     }))
 }
 
-/// Reads and checks the client credentials. Every failure returns the same
-/// `invalid_client` error.
+/// Reads and checks the client credentials, then counts the client against
+/// its rate limit. Every failure returns the same `invalid_client` error.
 pub async fn authenticate(
     request: &HttpRequest,
     params: &FormParams,
-    pool: &DbPool,
+    state: &AuthState,
 ) -> Result<Client, OAuthError> {
     let credentials = read(request, params)?;
     let client_id = credentials.id.clone();
-    let state = request.app_data::<actix_web::web::Data<crate::state::AuthState>>();
-    let inline = state.is_some_and(|state| state.validator.is_local());
-    let client = with_conn_inline_if(pool, inline, move |conn| {
+    let inline = state.validator.is_local();
+    let client = with_conn_inline_if(&state.pool, inline, move |conn| {
         clients::authenticate(conn, &credentials.id, &credentials.secret)
     })
     .await?;
     match client {
         Some(client) => {
-            if let Some(state) = state {
-                state.rate_limits.check_client(&client.id)?;
-            }
+            state.rate_limits.check_client(&client.id)?;
             Ok(client)
         }
         None => {

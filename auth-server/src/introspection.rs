@@ -11,7 +11,7 @@ use crate::form;
 use crate::oauth_error::OAuthError;
 use crate::state::AuthState;
 
-/// The answer for a live token (RFC 7662 §2.2).
+/// The response for a live token (RFC 7662 §2.2).
 #[derive(Serialize)]
 struct Active<'a> {
     active: bool,
@@ -31,15 +31,15 @@ struct Active<'a> {
 /// Tells a calling client whether a token is live.
 ///
 /// Any authenticated client may introspect access tokens; a refresh token
-/// is shown only to the client it was issued to. Every token that is not
-/// live answers `{"active": false}` and nothing more (§2.2).
+/// is shown only to the client it was issued to. For every token that is
+/// not live the response is `{"active": false}` and nothing more (§2.2).
 pub async fn introspect(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AuthState>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = form::read(&request, payload).await?;
-    let client = client_auth::authenticate(&request, &params, &state.pool).await?;
+    let client = client_auth::authenticate(&request, &params, &state).await?;
     let token = params.require("token")?.to_owned();
 
     let policy = Policy {

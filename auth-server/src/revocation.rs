@@ -23,7 +23,7 @@ pub async fn revoke(
     state: web::Data<AuthState>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = form::read(&request, payload).await?;
-    let client = client_auth::authenticate(&request, &params, &state.pool).await?;
+    let client = client_auth::authenticate(&request, &params, &state).await?;
     let token = Secret::new(params.require("token")?);
 
     if looks_like_jwt(token.expose()) {

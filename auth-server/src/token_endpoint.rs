@@ -32,7 +32,7 @@ pub async fn token(
     state: web::Data<AuthState>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = form::read(&request, payload).await?;
-    let client = client_auth::authenticate(&request, &params, &state.pool).await?;
+    let client = client_auth::authenticate(&request, &params, &state).await?;
 
     let grant_type = params.require("grant_type")?.to_owned();
     if !matches!(

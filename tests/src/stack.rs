@@ -268,38 +268,14 @@ impl Stack {
     /// Replaces the Auth server with one started with extra environment
     /// variables, such as `UseReferenceTokens=true`.
     pub async fn restart_auth(&mut self, env: &[(&str, &str)]) {
-        let env = owned(env);
-        let replacement = Server::start(
-            "auth-restarted",
-            &binaries().auth_server,
-            &self.settings_path,
-            &env,
-            self.dir.path(),
-        )
-        .await;
-        let old = std::mem::replace(&mut self.auth, replacement);
-        old.stop().await;
+        self.restart_auth_instance(0, env).await;
     }
 
     /// Replaces every API instance with ones started with extra
     /// environment variables.
     pub async fn restart_apis(&mut self, env: &[(&str, &str)]) {
-        let env = owned(env);
-        let count = self.apis.len();
-        for server in self.apis.drain(..) {
-            server.stop().await;
-        }
-        for index in 0..count {
-            self.apis.push(
-                Server::start(
-                    &format!("api{index}-restarted"),
-                    &binaries().api_server,
-                    &self.settings_path,
-                    &env,
-                    self.dir.path(),
-                )
-                .await,
-            );
+        for index in 0..self.apis.len() {
+            self.restart_api_instance(index, env).await;
         }
     }
 
