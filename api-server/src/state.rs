@@ -7,6 +7,6 @@ pub struct ApiState {
     pub settings: Settings,
     pub pool: DbPool,
     pub validator: Validator,
-    /// Which tokens the API accepts, from `UseReferenceTokens`.
+    /// The token formats the API accepts, from `UseReferenceTokens`.
     pub policy: Policy,
 }

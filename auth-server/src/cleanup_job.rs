@@ -8,7 +8,7 @@ use token_core::cleanup::{self, Deleted};
 use token_core::db::DbPool;
 use token_core::time::now;
 
-/// Runs one cleanup pass to the end; `progress` sees the totals after each
+/// Runs one cleanup pass to the end; `progress` receives the totals after each
 /// batch. Blocking.
 pub fn run_once(
     pool: &DbPool,

@@ -15,7 +15,7 @@ pub struct Target {
     pub post_body: Option<String>,
 }
 
-/// What one wrk run measured.
+/// The figures of one wrk run.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Measured {
     pub requests_per_second: f64,

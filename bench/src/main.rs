@@ -41,7 +41,7 @@ enum Command {
         /// wrk connections
         #[arg(long, default_value_t = 32)]
         connections: u32,
-        /// Where to write the figures as JSON
+        /// Output path of the figures as JSON
         #[arg(long, default_value = "target/bench-results.json")]
         json: String,
     },
@@ -188,7 +188,7 @@ async fn measure(
             let result = load::run(target, seconds, connections, dir.path())?;
             if result.errors > 0 {
                 bail!(
-                    "{} answered {} errors in round {round}",
+                    "{} returned {} error responses in round {round}",
                     target.name,
                     result.errors
                 );

@@ -80,7 +80,7 @@ pub async fn run(
             match status {
                 Some(StatusCode::OK) => race.accepted_after_revocation += 1,
                 Some(StatusCode::UNAUTHORIZED) => race.rejected_after_revocation += 1,
-                other => bail!("unexpected answer during the revocation run: {other:?}"),
+                other => bail!("unexpected response during the revocation run: {other:?}"),
             }
         }
     }

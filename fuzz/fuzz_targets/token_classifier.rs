@@ -9,7 +9,8 @@ fuzz_target!(|data: &[u8]| {
         match classify(token) {
             Ok(TokenShape::Jwt { .. }) => assert_eq!(token.matches('.').count(), 2),
             Ok(TokenShape::Reference) => {
-                assert!(!token.is_empty() && token.len() <= MAX_TOKEN_LENGTH);
+                assert!(!token.is_empty());
+                assert!(token.len() <= MAX_TOKEN_LENGTH);
             }
             Err(_) => {}
         }

@@ -143,7 +143,7 @@ fn base64_of(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
 
-/// With one pooled connection stuck behind a table lock, requests answer
+/// With one pooled connection stuck behind a table lock, requests return
 /// 503 with `Retry-After` within the pool and statement timeouts instead of
 /// queueing, and the service recovers when the lock goes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +209,7 @@ async fn pool_exhaustion_answers_503_quickly() {
 }
 
 /// SQLite has no server to lose, but another process can hold its write
-/// lock: token issuance and revocation then answer 503 after the statement
+/// lock: token issuance and revocation then return 503 after the statement
 /// timeout, never 500, while reads in WAL mode go on, and all recovers when
 /// the lock is released.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

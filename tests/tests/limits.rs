@@ -1,4 +1,4 @@
-//! Overload protection: rate limits, answered with 429 and `Retry-After`.
+//! Overload protection: rate limits, which return 429 with `Retry-After`.
 
 use integration_tests::stack::{APP, READER};
 use integration_tests::{Backend, Stack, StackOptions, on_both_backends};

@@ -11,7 +11,7 @@ on_both_backends!(
     ended_session_rejected_everywhere,
     end_session_in_jwt_mode_stops_refresh,
     revocation_of_unknown_token_is_ok,
-    revocation_by_other_client_refused,
+    revocation_by_other_client_rejected,
     revocation_of_jwt_is_unsupported,
     revocation_needs_client_authentication,
 );
@@ -154,7 +154,7 @@ async fn revocation_of_unknown_token_is_ok(backend: Backend) {
     );
 }
 
-async fn revocation_by_other_client_refused(backend: Backend) {
+async fn revocation_by_other_client_rejected(backend: Backend) {
     let stack = Stack::start(backend, StackOptions::reference()).await;
     let token = stack.login().await["access_token"]
         .as_str()

@@ -16,7 +16,7 @@ on_both_backends!(
     admin_ends_all_user_sessions,
     disabled_user_stops_at_once,
     disabled_client_stops_at_once,
-    jwt_mode_says_jwts_stay_valid,
+    jwt_mode_notes_jwts_stay_valid,
 );
 
 fn ids(list: &Value) -> Vec<&str> {
@@ -371,7 +371,7 @@ async fn disabled_client_stops_at_once(backend: Backend) {
     assert_eq!(ids(&users).len(), 2);
 }
 
-async fn jwt_mode_says_jwts_stay_valid(backend: Backend) {
+async fn jwt_mode_notes_jwts_stay_valid(backend: Backend) {
     let stack = Stack::start(backend, StackOptions::jwt()).await;
     let first = stack.login().await;
     let second = stack.login().await;

@@ -68,7 +68,7 @@ impl KeySet {
 
 /// Loads the stored keys, creating the first key pair if there is none.
 ///
-/// Generation runs outside the write lock because it takes a while; when
+/// Generation runs outside the write lock because it takes a while. When
 /// two instances start together, the first insert wins and the other key is
 /// dropped unused.
 pub fn load_or_create(conn: &mut DbConnection) -> Result<KeySet, Error> {

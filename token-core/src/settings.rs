@@ -133,7 +133,8 @@ pub struct RateLimitingSettings {
     pub per_address_burst: u32,
     /// Take the source address from the last `X-Forwarded-For` entry. Set it
     /// only behind a reverse proxy that sets that header, such as the nginx
-    /// of the Docker Compose file; otherwise clients could pick their own.
+    /// of the Docker Compose file, because otherwise clients could pick their
+    /// own address.
     pub trust_forwarded_for: bool,
 }
 

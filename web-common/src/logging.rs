@@ -1,8 +1,7 @@
 //! Log set-up and the per-request log line.
 //!
-//! Request lines carry the method, the path without its query string (a
-//! query may hold a token), the status and the duration; never headers or
-//! bodies.
+//! Request lines carry the method, the path, the status and the duration,
+//! but never headers, bodies or the query string, which may contain a token.
 
 use std::io::IsTerminal;
 use std::time::Instant;
