@@ -39,19 +39,62 @@ async fn postgres_outage_and_recovery() {
     assert_eq!(stack.revoke(APP, &revoked).await.0, StatusCode::OK);
 
     proxy.cut();
+    assert_outage(&stack, &live).await;
 
-    for token in [&live, &revoked] {
-        for api in 0..2 {
-            let (status, _) = stack.me(api, token).await;
-            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        }
+    proxy.restore();
+    assert_recovered(&stack, &live, &revoked).await;
+}
+
+/// Moves the SQLite file away under running services: a connection that
+/// stays open on a moved file would serve stale reads and lose its writes,
+/// so every call is a 503 until the file is back, and then all recovers
+/// without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_moved_away_and_back() {
+    let options = StackOptions {
+        env: vec![("Database__ConnectionTimeoutSeconds".into(), "1".into())],
+        ..StackOptions::reference()
+    };
+    let stack = Stack::start(Backend::Sqlite, options).await;
+    let live = stack.login().await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = stack.login().await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(stack.revoke(APP, &revoked).await.0, StatusCode::OK);
+    for api in 0..2 {
+        assert_eq!(stack.me(api, &live).await.0, StatusCode::OK);
+    }
+
+    let path = std::path::PathBuf::from(stack.database.url.trim_start_matches("sqlite://"));
+    let away = path.with_extension("away");
+    std::fs::rename(&path, &away).expect("move the database file away");
+    assert_outage(&stack, &live).await;
+    assert!(
+        !path.exists(),
+        "no service may create a new, empty database in its place"
+    );
+
+    std::fs::rename(&away, &path).expect("move the database file back");
+    assert_recovered(&stack, &live, &revoked).await;
+}
+
+/// Every call that needs the database answers 503, never 401 or 200, and
+/// both services report themselves not ready.
+async fn assert_outage(stack: &Stack, live: &str) {
+    for api in 0..2 {
+        let (status, _) = stack.me(api, live).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     }
     let (status, body) = stack
         .token(READER, &[("grant_type", "client_credentials")])
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(
-        stack.introspect(APP, &live).await.0,
+        stack.introspect(APP, live).await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
     for url in [&stack.auth.url, &stack.apis[0].url] {
@@ -63,14 +106,17 @@ async fn postgres_outage_and_recovery() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
+}
 
-    proxy.restore();
+/// Once the database is back, every service recovers by itself and the
+/// revocation acknowledged before the outage still holds.
+async fn assert_recovered(stack: &Stack, live: &str, revoked: &str) {
     for server in std::iter::once(&stack.auth).chain(&stack.apis) {
         server.wait_ready().await;
     }
     for api in 0..2 {
-        assert_eq!(stack.me(api, &live).await.0, StatusCode::OK);
-        assert_eq!(stack.me(api, &revoked).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(stack.me(api, live).await.0, StatusCode::OK);
+        assert_eq!(stack.me(api, revoked).await.0, StatusCode::UNAUTHORIZED);
     }
     let (status, _) = stack
         .token(READER, &[("grant_type", "client_credentials")])

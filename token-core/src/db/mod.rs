@@ -13,7 +13,7 @@ use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use self::pool::{DbPool, connect};
+pub use self::pool::{DbPool, PooledDb, connect};
 pub use self::url::{Backend, DatabaseUrl};
 use crate::error::Error;
 

@@ -1,3 +1,7 @@
+use std::ops::{Deref, DerefMut};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -30,6 +34,47 @@ pub struct ConnectionManager {
     url: DatabaseUrl,
     backend: Backend,
     statement_timeout_ms: u64,
+    /// Set once a SQLite connection has opened: from then on the file must
+    /// exist, so a file moved or deleted at run time is an outage instead
+    /// of a new, empty database.
+    sqlite_file_created: AtomicBool,
+}
+
+/// A pooled connection and, for SQLite, the file it has open.
+pub struct PooledDb {
+    conn: DbConnection,
+    sqlite_file: Option<FileId>,
+}
+
+impl Deref for PooledDb {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PooledDb {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// A file's identity: device and inode numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    device: u64,
+    inode: u64,
+}
+
+impl FileId {
+    fn of(path: &Path) -> std::io::Result<FileId> {
+        let metadata = std::fs::metadata(path)?;
+        Ok(FileId {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +83,15 @@ pub enum ManagerError {
     Connect(#[from] ConnectionError),
     #[error("{0}")]
     Query(#[from] diesel::result::Error),
+    #[error("the database file {} was moved, replaced or deleted", .0.display())]
+    FileMoved(PathBuf),
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = PooledDb;
     type Error = ManagerError;
 
-    fn connect(&self) -> Result<DbConnection, ManagerError> {
+    fn connect(&self) -> Result<PooledDb, ManagerError> {
         match &self.backend {
             Backend::Postgres => {
                 let mut conn = PgConnection::establish(self.url.expose())?;
@@ -54,31 +101,71 @@ impl r2d2::ManageConnection for ConnectionManager {
                     "SET statement_timeout = {}",
                     self.statement_timeout_ms
                 ))?;
-                Ok(DbConnection::Pg(conn))
+                Ok(PooledDb {
+                    conn: DbConnection::Pg(conn),
+                    sqlite_file: None,
+                })
             }
             Backend::Sqlite(path) => {
-                let path = path.to_string_lossy();
-                let mut conn = SqliteConnection::establish(&path)?;
+                let target = if self.sqlite_file_created.load(Ordering::Acquire) {
+                    existing_file_uri(path)
+                } else {
+                    path.to_string_lossy().into_owned()
+                };
+                let mut conn = SqliteConnection::establish(&target)?;
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {};",
                     self.statement_timeout_ms
                 ))?;
                 conn.batch_execute(SQLITE_PRAGMAS)?;
-                Ok(DbConnection::Sqlite(conn))
+                let file = FileId::of(path).map_err(|_| ManagerError::FileMoved(path.clone()))?;
+                self.sqlite_file_created.store(true, Ordering::Release);
+                Ok(PooledDb {
+                    conn: DbConnection::Sqlite(conn),
+                    sqlite_file: Some(file),
+                })
             }
         }
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
-        // diesel's check query is a prepared statement kept in the
-        // connection's cache, so the check costs no SQL parsing.
-        crate::on_backend!(conn, inner => inner.ping())?;
-        Ok(())
+    fn is_valid(&self, pooled: &mut PooledDb) -> Result<(), ManagerError> {
+        match (&self.backend, pooled.sqlite_file) {
+            // An open SQLite connection keeps working on a file that was
+            // moved or deleted, and what it writes there is lost to every
+            // other process, so the check is that the path still names the
+            // file this connection has open. A stat costs less than a query.
+            (Backend::Sqlite(path), Some(opened)) => match FileId::of(path) {
+                Ok(current) if current == opened => Ok(()),
+                _ => Err(ManagerError::FileMoved(path.clone())),
+            },
+            _ => {
+                // diesel's check query is a prepared statement kept in the
+                // connection's cache, so the check costs no SQL parsing.
+                crate::on_backend!(&mut pooled.conn, inner => inner.ping())?;
+                Ok(())
+            }
+        }
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+    fn has_broken(&self, _conn: &mut PooledDb) -> bool {
         false
     }
+}
+
+/// A SQLite URI that opens `path` only if it exists (`mode=rw`), with the
+/// characters that URIs reserve escaped.
+fn existing_file_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for character in path.to_string_lossy().chars() {
+        match character {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            other => uri.push(other),
+        }
+    }
+    uri.push_str("?mode=rw");
+    uri
 }
 
 /// Builds the pool. Connections open on first use.
@@ -104,13 +191,11 @@ pub fn connect(settings: &Settings) -> Result<DbPool, Error> {
     }
 
     let database = &settings.database;
-    // A SQLite connection is a file handle that cannot drop like a network
-    // connection, so checking it on every checkout would only cost time.
-    let test_on_check_out = matches!(backend, Backend::Postgres);
     let manager = ConnectionManager {
         url: url.clone(),
         backend,
         statement_timeout_ms: database.statement_timeout_seconds.saturating_mul(1000),
+        sqlite_file_created: AtomicBool::new(false),
     };
     r2d2::Pool::builder()
         .max_size(database.max_connections)
@@ -118,9 +203,34 @@ pub fn connect(settings: &Settings) -> Result<DbPool, Error> {
         // while libpq is connecting on a pool thread can crash in libpq's
         // exit handlers (seen as SIGSEGV in about 1 of 5 admin commands).
         .min_idle(Some(0))
-        .test_on_check_out(test_on_check_out)
+        .test_on_check_out(true)
         .connection_timeout(Duration::from_secs(database.connection_timeout_seconds))
         .error_handler(Box::new(r2d2::LoggingErrorHandler))
         .build(manager)
         .map_err(|error| Error::Unavailable(format!("cannot connect to database {url}: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_escapes_reserved_characters() {
+        assert_eq!(
+            existing_file_uri(Path::new("data/a%b?c#d.db")),
+            "file:data/a%25b%3fc%23d.db?mode=rw"
+        );
+    }
+
+    #[test]
+    fn a_moved_file_fails_to_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a?b.db");
+        SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+        SqliteConnection::establish(&existing_file_uri(&path)).unwrap();
+
+        std::fs::rename(&path, dir.path().join("moved.db")).unwrap();
+        assert!(SqliteConnection::establish(&existing_file_uri(&path)).is_err());
+        assert!(!path.exists());
+    }
 }
