@@ -1,13 +1,15 @@
 //! Builds and runs the HTTP server.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use token_core::Settings;
-use token_core::db::DbPool;
+use token_core::db::{Backend, DbPool};
 use token_core::keys::{self, KeyCache};
 use token_core::validation::{Policy, Validator};
+use token_core::validation_cache::{self, ValidationCache};
 use web_common::api_error;
 use web_common::{health, logging, server};
 
@@ -21,7 +23,11 @@ pub fn build_state(settings: Settings, pool: DbPool) -> Result<ApiState, token_c
     let key_set = keys::load(&mut conn)?;
     drop(conn);
     let keys = Arc::new(KeyCache::new(pool.clone(), key_set));
-    let validator = Validator::new(pool.clone(), keys, &settings);
+    let mut validator = Validator::new(pool.clone(), keys, &settings);
+    let cache = validation_cache(&settings);
+    if let Some(cache) = &cache {
+        validator = validator.with_cache(cache.clone());
+    }
     let policy = Policy {
         accept_jwt: !settings.use_reference_tokens,
         check_jwt_session: false,
@@ -32,7 +38,31 @@ pub fn build_state(settings: Settings, pool: DbPool) -> Result<ApiState, token_c
         pool,
         validator,
         policy,
+        cache,
     })
+}
+
+/// The validation cache, if the settings ask for one and the database can
+/// send the notices it depends on.
+fn validation_cache(settings: &Settings) -> Option<Arc<ValidationCache>> {
+    let tokens = &settings.tokens;
+    if !tokens.validation_cache {
+        return None;
+    }
+    if !matches!(
+        settings.connection_strings.default.backend(),
+        Ok(Backend::Postgres)
+    ) {
+        tracing::warn!(
+            "Tokens:ValidationCache needs PostgreSQL notices; ignored on SQLite, \
+             where every call is a local lookup"
+        );
+        return None;
+    }
+    Some(Arc::new(ValidationCache::new(
+        tokens.validation_cache_capacity as usize,
+        Duration::from_secs(tokens.validation_cache_seconds),
+    )))
 }
 
 /// Registers every route of the API.
@@ -62,10 +92,16 @@ pub async fn serve(state: ApiState) -> Result<(), String> {
         accepts_jwt = state.policy.accept_jwt,
         "starting the API server"
     );
+    if let Some(cache) = &state.cache {
+        validation_cache::spawn_listener(
+            cache.clone(),
+            state.settings.connection_strings.default.clone(),
+        );
+    }
     crate::mode_check::spawn(
         state.pool.clone(),
         state.settings.use_reference_tokens,
-        std::time::Duration::from_secs(state.settings.api.mode_check_interval_seconds),
+        Duration::from_secs(state.settings.api.mode_check_interval_seconds),
     );
     let pool = web::Data::new(state.pool.clone());
     let state = web::Data::new(state);

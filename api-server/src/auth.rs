@@ -36,7 +36,10 @@ pub async fn require_token(
     // A SQLite lookup takes microseconds, less than a hand-off to a blocking
     // thread (measured with the benchmark). A network round trip to
     // PostgreSQL must not stall the async worker, so it goes to one.
-    let result = if state.validator.is_local() {
+    let result = if let Some(grant) = state.validator.cached(&token, policy) {
+        tracing::debug!("access token found in the validation cache");
+        Ok(grant)
+    } else if state.validator.is_local() {
         state.validator.validate(&token, policy)
     } else {
         run(move || state.validator.validate(&token, policy))

@@ -1,6 +1,7 @@
 //! Builds and runs the HTTP server.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
@@ -12,6 +13,7 @@ use token_core::tokens::Issuer;
 use token_core::validation::Validator;
 use web_common::{api_error, health, logging, server};
 
+use crate::password_limit::PasswordLimit;
 use crate::rate_limit::{self, RateLimits};
 use crate::state::AuthState;
 use crate::{admin, discovery, endsession, introspection, revocation, sessions, token_endpoint};
@@ -26,6 +28,10 @@ pub fn build_state(settings: Settings, pool: DbPool) -> Result<AuthState, token_
     drop(conn);
     let validator = Validator::new(pool.clone(), keys.clone(), &settings);
     let rate_limits = RateLimits::new(&settings.rate_limiting);
+    let password_limit = PasswordLimit::new(
+        settings.password_hash_concurrency(),
+        Duration::from_secs(settings.database.connection_timeout_seconds),
+    );
     Ok(AuthState {
         settings,
         pool,
@@ -33,6 +39,7 @@ pub fn build_state(settings: Settings, pool: DbPool) -> Result<AuthState, token_
         keys,
         validator,
         rate_limits,
+        password_limit,
     })
 }
 

@@ -13,6 +13,7 @@ mod endsession;
 pub mod form;
 mod introspection;
 pub mod oauth_error;
+mod password_limit;
 mod rate_limit;
 mod revocation;
 mod sessions;

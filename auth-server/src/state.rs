@@ -6,6 +6,7 @@ use token_core::keys::KeyCache;
 use token_core::tokens::Issuer;
 use token_core::validation::Validator;
 
+use crate::password_limit::PasswordLimit;
 use crate::rate_limit::RateLimits;
 
 /// Everything the handlers share.
@@ -16,4 +17,5 @@ pub struct AuthState {
     pub keys: Arc<KeyCache>,
     pub validator: Validator,
     pub rate_limits: RateLimits,
+    pub password_limit: PasswordLimit,
 }

@@ -136,7 +136,9 @@ async fn password(
     // The connection is released before argon2 runs, so that a burst of
     // logins cannot hold every pooled connection.
     let stored = with_conn(&state.pool, move |conn| users::find_login(conn, &username)).await?;
+    let turn = state.password_limit.acquire().await?;
     let user = run(move || users::verify_login(stored, &password)).await?;
+    drop(turn);
     let Some(user) = user else {
         return Err(OAuthError::invalid_grant(
             "the username or password is incorrect",

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::clients;
 use crate::error::Error;
+use crate::events::{self, Invalidation};
 use crate::scope;
 use crate::secret::{Secret, hashes_equal, sha256_hex};
 use crate::time::now;
@@ -142,13 +143,16 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<Client>, Error> {
 /// Enables or disables a client. A disabled client cannot authenticate, and
 /// the reference tokens and refresh tokens issued to it stop working at once.
 pub fn set_enabled(conn: &mut DbConnection, id: &str, enabled: bool) -> Result<Client, Error> {
-    let updated = diesel::update(clients::table.find(id))
-        .set(clients::enabled.eq(enabled))
-        .execute(conn)?;
-    if updated == 0 {
-        return Err(Error::NotFound(format!("client \"{id}\"")));
-    }
-    find(conn, id)?.ok_or_else(|| Error::NotFound(format!("client \"{id}\"")))
+    crate::db::write_transaction(conn, |conn| {
+        diesel::update(clients::table.find(id))
+            .set(clients::enabled.eq(enabled))
+            .execute(conn)?;
+        let client = find(conn, id)?.ok_or_else(|| Error::NotFound(format!("client \"{id}\"")))?;
+        if !enabled {
+            events::notify(conn, &Invalidation::Client(client.id.clone()))?;
+        }
+        Ok(client)
+    })
 }
 
 /// Returns the client when the secret matches and the client is enabled.

@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod clients;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod jwt;
 pub mod keys;
 pub mod mode;
@@ -20,6 +21,7 @@ pub mod time;
 pub mod tokens;
 pub mod users;
 pub mod validation;
+pub mod validation_cache;
 
 pub use error::Error;
 pub use secret::Secret;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::db::schema::{sessions, tokens, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::Error;
+use crate::events::{self, Invalidation};
 use crate::time::now;
 
 /// A session as the HTTP routes and the admin commands show it.
@@ -177,6 +178,7 @@ pub(crate) fn end_sessions(
         )
         .set(tokens::revoked_at.eq(now))
         .execute(conn)?;
+        events::notify(conn, &Invalidation::Session(id.clone()))?;
     }
     Ok(ended)
 }

@@ -76,6 +76,11 @@ pub struct AuthSettings {
     pub urls: String,
     /// The `iss` of issued tokens and the base of the discovery document.
     pub issuer: String,
+    /// How many password hashes (argon2) may run at once. Unset means one
+    /// less than the number of cores, at least one, so that a burst of
+    /// logins always leaves a core for token validation.
+    #[serde(default)]
+    pub password_hash_concurrency: Option<u32>,
 }
 
 /// Settings of the protected API.
@@ -100,6 +105,13 @@ pub struct TokenSettings {
     /// Lifetime of a refresh token; each refresh also extends its session by
     /// this much.
     pub refresh_token_lifetime_seconds: u64,
+    /// Keep validated reference tokens in each API instance's memory,
+    /// dropped on PostgreSQL notices (PostgreSQL only).
+    pub validation_cache: bool,
+    /// The most tokens one API instance caches.
+    pub validation_cache_capacity: u32,
+    /// The longest a token stays cached, whatever the notices say.
+    pub validation_cache_seconds: u64,
 }
 
 /// Settings of the cleanup job that each Auth instance runs.
@@ -153,6 +165,7 @@ impl Default for Settings {
             auth: AuthSettings {
                 urls: "http://127.0.0.1:5001".into(),
                 issuer: "http://127.0.0.1:5001".into(),
+                password_hash_concurrency: None,
             },
             api: ApiSettings {
                 urls: "http://127.0.0.1:5000".into(),
@@ -162,6 +175,9 @@ impl Default for Settings {
             tokens: TokenSettings {
                 access_token_lifetime_seconds: 3600,
                 refresh_token_lifetime_seconds: 2_592_000,
+                validation_cache: false,
+                validation_cache_capacity: 100_000,
+                validation_cache_seconds: 60,
             },
             cleanup: CleanupSettings {
                 enabled: true,
@@ -326,7 +342,29 @@ impl Settings {
             self.api.mode_check_interval_seconds,
         )?;
         check_positive("Cleanup:BatchSize", u64::from(self.cleanup.batch_size))?;
+        check_positive(
+            "Tokens:ValidationCacheCapacity",
+            u64::from(self.tokens.validation_cache_capacity),
+        )?;
+        check_positive(
+            "Tokens:ValidationCacheSeconds",
+            self.tokens.validation_cache_seconds,
+        )?;
+        if let Some(concurrency) = self.auth.password_hash_concurrency {
+            check_positive("Auth:PasswordHashConcurrency", u64::from(concurrency))?;
+        }
         Ok(())
+    }
+
+    /// The number of password hashes that may run at once.
+    pub fn password_hash_concurrency(&self) -> usize {
+        match self.auth.password_hash_concurrency {
+            Some(concurrency) => concurrency as usize,
+            None => std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .saturating_sub(1)
+                .max(1),
+        }
     }
 
     /// The issuer without a trailing slash, as it appears in `iss`.
@@ -556,6 +594,21 @@ mod tests {
 
     fn schema() -> Value {
         serde_json::to_value(Settings::default()).unwrap()
+    }
+
+    #[test]
+    fn password_hash_concurrency_is_optional() {
+        let loaded = Settings::from_json_str("{}").unwrap();
+        assert!(loaded.settings.password_hash_concurrency() >= 1);
+
+        let text = r#"{"auth": {"passwordhashconcurrency": 3}}"#;
+        let loaded = Settings::from_json_str(text).unwrap();
+        assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+        assert_eq!(loaded.settings.password_hash_concurrency(), 3);
+
+        let text = r#"{"Auth": {"PasswordHashConcurrency": 0}}"#;
+        let error = Settings::from_json_str(text).unwrap_err().to_string();
+        assert!(error.contains("Auth:PasswordHashConcurrency"), "{error}");
     }
 
     #[test]

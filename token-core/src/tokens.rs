@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use crate::db::schema::{clients, sessions, tokens, users};
 use crate::db::{DbConnection, write_transaction};
 use crate::error::Error;
+use crate::events::{self, Invalidation};
 use crate::jwt::{self, AccessClaims};
 use crate::keys::KeySet;
 use crate::scope;
@@ -438,6 +439,8 @@ pub fn revoke(
         let now = now();
         if row.kind == TokenKind::Refresh.as_str() {
             revoke_family(conn, &row.family_id, now)?;
+            // The family's access tokens are all in this session.
+            events::notify(conn, &Invalidation::Session(row.session_id))?;
         } else {
             diesel::update(
                 tokens::table
@@ -446,6 +449,7 @@ pub fn revoke(
             )
             .set(tokens::revoked_at.eq(now))
             .execute(conn)?;
+            events::notify(conn, &Invalidation::Token(hash.clone()))?;
         }
         Ok(RevokeOutcome::Revoked)
     })

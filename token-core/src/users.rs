@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::users;
 use crate::error::Error;
+use crate::events::{self, Invalidation};
 use crate::password;
 use crate::secret::Secret;
 use crate::time::now;
@@ -141,11 +142,15 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<User>, Error> {
 /// Enables or disables a user. A disabled user's reference tokens and
 /// refresh tokens stop working at once, and password logins fail.
 pub fn set_enabled(conn: &mut DbConnection, username: &str, enabled: bool) -> Result<User, Error> {
-    let updated = diesel::update(users::table.filter(users::username.eq(username)))
-        .set(users::enabled.eq(enabled))
-        .execute(conn)?;
-    if updated == 0 {
-        return Err(Error::NotFound(format!("user \"{username}\"")));
-    }
-    find_by_username(conn, username)?.ok_or_else(|| Error::NotFound(format!("user \"{username}\"")))
+    crate::db::write_transaction(conn, |conn| {
+        diesel::update(users::table.filter(users::username.eq(username)))
+            .set(users::enabled.eq(enabled))
+            .execute(conn)?;
+        let user = find_by_username(conn, username)?
+            .ok_or_else(|| Error::NotFound(format!("user \"{username}\"")))?;
+        if !enabled {
+            events::notify(conn, &Invalidation::User(user.id.clone()))?;
+        }
+        Ok(user)
+    })
 }

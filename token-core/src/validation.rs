@@ -19,6 +19,7 @@ use crate::keys::KeyCache;
 use crate::secret::sha256_hex;
 use crate::time::now;
 use crate::tokens::{TokenFormat, TokenKind, TokenRow};
+use crate::validation_cache::ValidationCache;
 
 /// Maximum token length worth a lookup. Issued handles are 43 characters and JWTs
 /// well under 2 KiB; anything longer cannot be ours.
@@ -122,6 +123,7 @@ pub struct Validator {
     audience: String,
     /// The pool contains SQLite connections.
     local: bool,
+    cache: Option<Arc<ValidationCache>>,
 }
 
 impl Validator {
@@ -137,7 +139,23 @@ impl Validator {
             issuer: settings.issuer().to_owned(),
             audience: settings.api.audience.clone(),
             local,
+            cache: None,
         }
+    }
+
+    /// Consults `cache` before the database for reference access tokens.
+    pub fn with_cache(mut self, cache: Arc<ValidationCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The grant of a cached reference access token; never blocks.
+    pub fn cached(&self, token: &str, policy: Policy) -> Option<TokenGrant> {
+        let cache = self.cache.as_ref()?;
+        if policy.accept_refresh || looks_like_jwt(token) || token.len() > MAX_TOKEN_LENGTH {
+            return None;
+        }
+        cache.get(&sha256_hex(token))
     }
 
     /// Whether lookups go to a local SQLite file rather than over the
@@ -152,8 +170,19 @@ impl Validator {
         match classify(token).map_err(ValidationError::Rejected)? {
             TokenShape::Jwt { kid } => self.validate_jwt(token, &kid, policy),
             TokenShape::Reference => {
+                let hash = sha256_hex(token);
+                let cache = self.cache.as_ref().filter(|_| !policy.accept_refresh);
+                if let Some(grant) = cache.and_then(|cache| cache.get(&hash)) {
+                    return Ok(grant);
+                }
+                let ticket = cache.and_then(|cache| cache.ticket());
                 let mut conn = self.pool.get().map_err(Error::from)?;
-                validate_reference(&mut conn, token, policy.accept_refresh)
+                let (grant, valid_until) =
+                    look_up_reference(&mut conn, &hash, policy.accept_refresh)?;
+                if let (Some(cache), Some(ticket)) = (cache, ticket) {
+                    cache.store(ticket, hash, grant.clone(), valid_until);
+                }
+                Ok(grant)
             }
         }
     }
@@ -219,14 +248,14 @@ pub fn looks_like_jwt(token: &str) -> bool {
     token.bytes().filter(|&b| b == b'.').count() == 2
 }
 
-/// Looks up a reference token and checks that it and its session, client
-/// and user are live.
-pub fn validate_reference(
+/// Looks up a reference token by the hash of its handle and checks that it
+/// and its session, client and user are live. Also returns the Unix time
+/// until which the token and its session stay unexpired.
+fn look_up_reference(
     conn: &mut DbConnection,
-    token: &str,
+    hash: &str,
     accept_refresh: bool,
-) -> Result<TokenGrant, ValidationError> {
-    let hash = sha256_hex(token);
+) -> Result<(TokenGrant, i64), ValidationError> {
     // The hash is the primary key, so there is at most one row and no LIMIT
     // is needed.
     let found = crate::on_backend!(conn, inner => tokens::table
@@ -235,7 +264,7 @@ pub fn validate_reference(
                 .inner_join(clients::table)
                 .left_join(users::table),
         )
-        .filter(tokens::hash.eq(&hash))
+        .filter(tokens::hash.eq(hash))
         .select((
             tokens::all_columns,
             sessions::ended_at,
@@ -272,7 +301,8 @@ pub fn validate_reference(
         return Err(ValidationError::Rejected(rejection));
     }
 
-    Ok(TokenGrant {
+    let valid_until = row.expires.min(session_expires);
+    let grant = TokenGrant {
         format: TokenFormat::Reference,
         kind: kind.as_str(),
         subject: row.subject,
@@ -281,7 +311,8 @@ pub fn validate_reference(
         session_id: row.session_id,
         issued_at: row.created,
         expires: row.expires,
-    })
+    };
+    Ok((grant, valid_until))
 }
 
 fn check_session(conn: &mut DbConnection, session_id: &str) -> Result<(), ValidationError> {
