@@ -34,13 +34,19 @@ pub async fn require_token(
 
     let policy = state.policy;
     // A SQLite lookup takes microseconds, less than a hand-off to a blocking
-    // thread (measured with the benchmark). A network round trip to
-    // PostgreSQL must not stall the async worker, so it goes to one.
+    // thread (measured with the benchmark). A reference token on PostgreSQL
+    // is looked up over an async connection; only a JWT, whose key may
+    // need loading, goes to a blocking thread there.
     let result = if let Some(grant) = state.validator.cached(&token, policy) {
         tracing::debug!("access token found in the validation cache");
         Ok(grant)
     } else if state.validator.is_local() {
         state.validator.validate(&token, policy)
+    } else if state.validator.checks_async(&token) {
+        state
+            .validator
+            .validate_reference_async(&token, policy)
+            .await
     } else {
         run(move || state.validator.validate(&token, policy))
             .await

@@ -72,6 +72,8 @@ async fn sqlite_file_moved_away_and_back() {
     let path = std::path::PathBuf::from(stack.database.url.trim_start_matches("sqlite://"));
     let away = path.with_extension("away");
     std::fs::rename(&path, &away).expect("move the database file away");
+    // Each connection checks its file at most every 100 ms.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_outage(&stack, &live).await;
     assert!(
         !path.exists(),

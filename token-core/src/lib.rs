@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod keys;
 pub mod mode;
 pub mod password;
+pub mod pg_lookup;
 pub mod scope;
 pub mod secret;
 pub mod sessions;

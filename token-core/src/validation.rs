@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use diesel::prelude::*;
 
@@ -16,6 +17,7 @@ use crate::db::{Backend, DbConnection, DbPool};
 use crate::error::Error;
 use crate::jwt::{self, VerifyError};
 use crate::keys::KeyCache;
+use crate::pg_lookup::PgLookup;
 use crate::secret::sha256_hex;
 use crate::time::now;
 use crate::tokens::{TokenFormat, TokenKind, TokenRow};
@@ -124,6 +126,8 @@ pub struct Validator {
     /// The pool contains SQLite connections.
     local: bool,
     cache: Option<Arc<ValidationCache>>,
+    /// Async lookups, on PostgreSQL only.
+    pg_lookup: Option<PgLookup>,
 }
 
 impl Validator {
@@ -133,6 +137,14 @@ impl Validator {
             settings.connection_strings.default.backend(),
             Ok(Backend::Sqlite(_))
         );
+        let database = &settings.database;
+        let pg_lookup = (!local).then(|| {
+            PgLookup::new(
+                settings.connection_strings.default.clone(),
+                Duration::from_secs(database.connection_timeout_seconds),
+                Duration::from_secs(database.statement_timeout_seconds),
+            )
+        });
         Validator {
             pool,
             keys,
@@ -140,7 +152,43 @@ impl Validator {
             audience: settings.api.audience.clone(),
             local,
             cache: None,
+            pg_lookup,
         }
+    }
+
+    /// Whether [`Validator::validate_reference_async`] can check `token`:
+    /// a reference token, on PostgreSQL.
+    pub fn checks_async(&self, token: &str) -> bool {
+        self.pg_lookup.is_some() && classify(token) == Ok(TokenShape::Reference)
+    }
+
+    /// Checks a reference token on PostgreSQL without blocking the thread;
+    /// see [`Validator::checks_async`].
+    pub async fn validate_reference_async(
+        &self,
+        token: &str,
+        policy: Policy,
+    ) -> Result<TokenGrant, ValidationError> {
+        let Some(lookup) = &self.pg_lookup else {
+            return Err(ValidationError::Store(Error::Internal(
+                "async lookups need PostgreSQL".into(),
+            )));
+        };
+        classify(token).map_err(ValidationError::Rejected)?;
+        let hash = sha256_hex(token);
+        let cache = self.cache.as_ref().filter(|_| !policy.accept_refresh);
+        if let Some(grant) = cache.and_then(|cache| cache.get(&hash)) {
+            return Ok(grant);
+        }
+        let ticket = cache.and_then(|cache| cache.ticket());
+        let Some(found) = lookup.find(&hash).await? else {
+            return Err(ValidationError::Rejected(Rejection::Unknown));
+        };
+        let (grant, valid_until) = judge(found, policy.accept_refresh)?;
+        if let (Some(cache), Some(ticket)) = (cache, ticket) {
+            cache.store(ticket, hash, grant.clone(), valid_until);
+        }
+        Ok(grant)
     }
 
     /// Consults `cache` before the database for reference access tokens.
@@ -277,7 +325,40 @@ fn look_up_reference(
     let Some((row, ended_at, session_expires, client_enabled, user_enabled)) = found else {
         return Err(ValidationError::Rejected(Rejection::Unknown));
     };
+    judge(
+        LookedUp {
+            row,
+            ended_at,
+            session_expires,
+            client_enabled,
+            user_enabled,
+        },
+        accept_refresh,
+    )
+}
 
+/// A token row with the state of its session, client and user.
+pub(crate) struct LookedUp {
+    pub row: TokenRow,
+    pub ended_at: Option<i64>,
+    pub session_expires: i64,
+    pub client_enabled: bool,
+    pub user_enabled: Option<bool>,
+}
+
+/// Decides whether a looked-up token is live; returns its grant and the
+/// Unix time until which the token and its session stay unexpired.
+pub(crate) fn judge(
+    found: LookedUp,
+    accept_refresh: bool,
+) -> Result<(TokenGrant, i64), ValidationError> {
+    let LookedUp {
+        row,
+        ended_at,
+        session_expires,
+        client_enabled,
+        user_enabled,
+    } = found;
     let kind = if row.kind == TokenKind::Access.as_str() {
         TokenKind::Access
     } else if accept_refresh {

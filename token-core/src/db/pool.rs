@@ -2,7 +2,7 @@ use std::ops::{Deref, DerefMut};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -44,7 +44,21 @@ pub struct ConnectionManager {
 pub struct PooledDb {
     conn: DbConnection,
     sqlite_file: Option<FileId>,
+    /// When the connection last passed its check: the SQLite file found
+    /// in place, or a PostgreSQL ping answered.
+    checked: Instant,
 }
+
+/// How long a SQLite file found in place is trusted before the next check.
+/// A check is a `stat` call, a few percent of a token lookup; a file moved
+/// away is noticed within this time.
+const SQLITE_FILE_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long a PostgreSQL connection that answered is trusted before the
+/// next ping. A ping on every checkout doubled the queries per token
+/// lookup; a connection that dropped within this time fails its query with
+/// a 503, and the next checkout after the interval replaces it.
+const POSTGRES_PING_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Deref for PooledDb {
     type Target = DbConnection;
@@ -104,6 +118,7 @@ impl r2d2::ManageConnection for ConnectionManager {
                 Ok(PooledDb {
                     conn: DbConnection::Pg(conn),
                     sqlite_file: None,
+                    checked: Instant::now(),
                 })
             }
             Backend::Sqlite(path) => {
@@ -123,28 +138,35 @@ impl r2d2::ManageConnection for ConnectionManager {
                 Ok(PooledDb {
                     conn: DbConnection::Sqlite(conn),
                     sqlite_file: Some(file),
+                    checked: Instant::now(),
                 })
             }
         }
     }
 
     fn is_valid(&self, pooled: &mut PooledDb) -> Result<(), ManagerError> {
+        let interval = match self.backend {
+            Backend::Sqlite(_) => SQLITE_FILE_CHECK_INTERVAL,
+            Backend::Postgres => POSTGRES_PING_INTERVAL,
+        };
+        if pooled.checked.elapsed() < interval {
+            return Ok(());
+        }
         match (&self.backend, pooled.sqlite_file) {
             // An open SQLite connection keeps working on a file that was
             // moved or deleted, and what it writes there is lost to every
             // other process, so the check is that the path still names the
-            // file this connection has open. A stat costs less than a query.
+            // file this connection has open.
             (Backend::Sqlite(path), Some(opened)) => match FileId::of(path) {
-                Ok(current) if current == opened => Ok(()),
-                _ => Err(ManagerError::FileMoved(path.clone())),
+                Ok(current) if current == opened => {}
+                _ => return Err(ManagerError::FileMoved(path.clone())),
             },
-            _ => {
-                // diesel's check query is a prepared statement kept in the
-                // connection's cache, so the check costs no SQL parsing.
-                crate::on_backend!(&mut pooled.conn, inner => inner.ping())?;
-                Ok(())
-            }
+            // diesel's check query is a prepared statement kept in the
+            // connection's cache, so the check costs no SQL parsing.
+            _ => crate::on_backend!(&mut pooled.conn, inner => inner.ping())?,
         }
+        pooled.checked = Instant::now();
+        Ok(())
     }
 
     fn has_broken(&self, _conn: &mut PooledDb) -> bool {
