@@ -19,6 +19,8 @@ pub struct Target {
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Measured {
     pub requests_per_second: f64,
+    /// Requests completed in the run.
+    pub requests: u64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     /// Responses other than 2xx and 3xx; a valid run has none.
@@ -71,6 +73,7 @@ fn lua_string(text: &str) -> String {
 
 fn parse(text: &str) -> Option<Measured> {
     let mut requests_per_second = None;
+    let mut requests = None;
     let mut p50_ms = None;
     let mut p99_ms = None;
     let mut errors = 0;
@@ -78,6 +81,7 @@ fn parse(text: &str) -> Option<Measured> {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["Requests/sec:", value] => requests_per_second = value.parse().ok(),
+            [count, "requests", "in", ..] => requests = count.parse().ok(),
             ["50%", value] => p50_ms = duration_ms(value),
             ["99%", value] => p99_ms = duration_ms(value),
             ["Non-2xx", "or", "3xx", "responses:", value] => errors = value.parse().ok()?,
@@ -86,6 +90,7 @@ fn parse(text: &str) -> Option<Measured> {
     }
     Some(Measured {
         requests_per_second: requests_per_second?,
+        requests: requests?,
         p50_ms: p50_ms?,
         p99_ms: p99_ms?,
         errors,
@@ -115,6 +120,7 @@ mod tests {
         let text = "Running 5s test @ http://x\n  Latency Distribution\n     50%  640.00us\n     75%    1.00ms\n     90%    1.50ms\n     99%    2.10ms\n  1000 requests in 5.00s, 1.00MB read\n  Non-2xx or 3xx responses: 3\nRequests/sec:  20000.50\nTransfer/sec: 1.00MB\n";
         let measured = parse(text).unwrap();
         assert_eq!(measured.requests_per_second, 20000.5);
+        assert_eq!(measured.requests, 1000);
         assert_eq!(measured.p50_ms, 0.64);
         assert_eq!(measured.p99_ms, 2.1);
         assert_eq!(measured.errors, 3);

@@ -6,18 +6,22 @@
 //! shared machine move from run to run. The servers run on CPU 0 and wrk on
 //! CPU 1.
 
+mod latency;
 mod load;
+mod peers;
+mod pg_figures;
+mod postgres;
+mod propagation;
 mod revocation;
+mod scale;
 mod servers;
-
-use std::time::Duration;
+mod sqlite;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use crate::load::{Measured, Target};
-use crate::servers::{Server, admin};
+use crate::servers::admin;
 
 const CLIENT: (&str, &str) = ("bench", "bench-secret-0123456789");
 
@@ -44,11 +48,33 @@ enum Command {
         /// Output path of the figures as JSON
         #[arg(long, default_value = "target/bench-results.json")]
         json: String,
+        /// PostgreSQL server for G3, G4 and the cache figures; scratch
+        /// databases are created and dropped on it. "none" skips them
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres_url: String,
+        /// Stored tokens of the large database in G8
+        #[arg(long, default_value_t = 10_000_000)]
+        large_tokens: u64,
+        /// Parts to run, for trying one out: sqlite (G1, G2, G4-G7, G9,
+        /// G10), postgres (G3, G4, the cache) and scale (G8)
+        #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres,scale")]
+        sections: Vec<String>,
     },
     /// A run of a few seconds on debug builds that checks the harness works
     /// and that no request is accepted after a revocation; its figures mean
     /// nothing
     Smoke,
+    /// Install and start oidc-provider and django-oauth-toolkit, check one
+    /// introspection and one token request of each, and print requests/s
+    /// of each of their targets
+    Peers {
+        /// Seconds per wrk run
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+        /// wrk connections
+        #[arg(long, default_value_t = 32)]
+        connections: u32,
+    },
 }
 
 #[tokio::main]
@@ -59,8 +85,24 @@ async fn main() -> Result<()> {
             repeats,
             connections,
             json,
+            postgres_url,
+            large_tokens,
+            sections,
         } => {
-            let report = measure(seconds, repeats.max(1), connections, true).await?;
+            for section in &sections {
+                if !["sqlite", "postgres", "scale"].contains(&section.as_str()) {
+                    bail!("unknown section {section:?}; expected sqlite, postgres or scale");
+                }
+            }
+            let options = Options {
+                seconds,
+                repeats: repeats.max(1),
+                connections,
+                postgres_url: (postgres_url != "none").then_some(postgres_url),
+                large_tokens,
+                sections,
+            };
+            let report = measure(&options, true).await?;
             print_table(&report);
             std::fs::write(&json, serde_json::to_string_pretty(&report)?)
                 .with_context(|| format!("writing {json}"))?;
@@ -68,7 +110,15 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Smoke => {
-            let report = measure(1, 1, 8, false).await?;
+            let options = Options {
+                seconds: 1,
+                repeats: 1,
+                connections: 8,
+                postgres_url: None,
+                large_tokens: 0,
+                sections: vec!["sqlite".to_owned()],
+            };
+            let report = measure(&options, false).await?;
             print_table(&report);
             let accepted = report["G9"]["accepted_after_revocation"].as_u64();
             if accepted != Some(0) {
@@ -77,27 +127,69 @@ async fn main() -> Result<()> {
             println!("\nsmoke: 1 passed, 0 failed");
             Ok(())
         }
+        Command::Peers {
+            seconds,
+            connections,
+        } => {
+            ensure_wrk()?;
+            peers::check(seconds, connections).await
+        }
     }
 }
 
-/// Runs every measurement. `full` selects release builds and a warm-up; the
-/// smoke run passes false.
-async fn measure(
+/// Options of a full run.
+#[derive(Clone)]
+struct Options {
     seconds: u64,
     repeats: usize,
     connections: u32,
-    full: bool,
-) -> Result<serde_json::Value> {
+    postgres_url: Option<String>,
+    large_tokens: u64,
+    sections: Vec<String>,
+}
+
+/// Runs every measurement. `full` selects release builds, warm-ups, the
+/// peers, the latency runs, PostgreSQL and G8; the smoke run passes false.
+async fn measure(options: &Options, full: bool) -> Result<serde_json::Value> {
     ensure_wrk()?;
+    if full {
+        latency::ensure_oha()?;
+    }
     let binaries = servers::build(full)?;
     let dir = tempfile::tempdir()?;
-    let settings = dir.path().join("appsettings.json");
+    let mut report = json!({
+        "machine": machine(),
+        "seconds_per_run": options.seconds,
+        "rounds": options.repeats,
+        "connections": options.connections,
+    });
+
+    let runs = |section: &str| options.sections.iter().any(|name| name == section);
+    if runs("sqlite") {
+        sqlite::measure(&binaries, dir.path(), options, full, &mut report).await?;
+    }
+    if full && runs("postgres") {
+        match &options.postgres_url {
+            Some(url) => {
+                pg_figures::measure(&binaries, dir.path(), url, options, &mut report).await?
+            }
+            None => eprintln!(
+                "--postgres-url none: G3, G4 on PostgreSQL and the cache figures are skipped"
+            ),
+        }
+    }
+    if full && runs("scale") {
+        scale::measure(&binaries, dir.path(), options, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// Writes the settings of a benchmark stack on `database_url`.
+fn write_settings(path: &std::path::Path, database_url: &str) -> Result<()> {
     std::fs::write(
-        &settings,
+        path,
         json!({
-            "ConnectionStrings": {
-                "Default": format!("sqlite://{}", dir.path().join("tokens.db").display())
-            },
+            "ConnectionStrings": { "Default": database_url },
             "Auth": { "Urls": "http://127.0.0.1:0", "Issuer": "http://bench.test" },
             "Api": { "Urls": "http://127.0.0.1:0" },
             "RateLimiting": { "Enabled": false },
@@ -105,9 +197,14 @@ async fn measure(
         })
         .to_string(),
     )?;
+    Ok(())
+}
+
+/// Registers the benchmark client.
+async fn add_client(binaries: &servers::Binaries, settings: &std::path::Path) -> Result<()> {
     admin(
         &binaries.auth_server,
-        &settings,
+        settings,
         &[
             "clients",
             "add",
@@ -121,130 +218,25 @@ async fn measure(
         ],
         None,
     )
-    .await?;
-
-    let log = |name: &str| dir.path().join(format!("{name}.log"));
-    let auth_reference = Server::start(
-        &binaries.auth_server,
-        &settings,
-        &[("UseReferenceTokens", "true")],
-        &log("auth-reference"),
-    )
-    .await?;
-    let auth_jwt = Server::start(&binaries.auth_server, &settings, &[], &log("auth-jwt")).await?;
-    // Accepting JWTs, the API still checks reference tokens in the database.
-    let api = Server::start(&binaries.api_server, &settings, &[], &log("api0")).await?;
-    let api_second = Server::start(&binaries.api_server, &settings, &[], &log("api1")).await?;
-
-    let http = reqwest::Client::builder().no_proxy().build()?;
-    let reference = access_token(&http, &auth_reference.url).await?;
-    let jwt = access_token(&http, &auth_jwt.url).await?;
-    let bearer = |token: &str| vec![("Authorization".to_owned(), format!("Bearer {token}"))];
-    let targets = [
-        Target {
-            name: "no_auth",
-            url: format!("{}/bench/me", api.url),
-            headers: Vec::new(),
-            post_body: None,
-        },
-        Target {
-            name: "reference",
-            url: format!("{}/api/me", api.url),
-            headers: bearer(&reference),
-            post_body: None,
-        },
-        Target {
-            name: "jwt",
-            url: format!("{}/api/me", api.url),
-            headers: bearer(&jwt),
-            post_body: None,
-        },
-        Target {
-            name: "introspect",
-            url: format!("{}/connect/introspect", auth_reference.url),
-            headers: vec![
-                (
-                    "Authorization".to_owned(),
-                    format!("Basic {}", basic(CLIENT.0, CLIENT.1)),
-                ),
-                (
-                    "Content-Type".to_owned(),
-                    "application/x-www-form-urlencoded".to_owned(),
-                ),
-            ],
-            post_body: Some(format!("token={reference}")),
-        },
-    ];
-
-    if full {
-        for target in &targets {
-            load::run(target, 2, connections, dir.path())?;
-        }
-    }
-    let mut rounds: Vec<Vec<Measured>> = Vec::new();
-    for round in 0..repeats {
-        let mut measured = Vec::new();
-        for target in &targets {
-            let result = load::run(target, seconds, connections, dir.path())?;
-            if result.errors > 0 {
-                bail!(
-                    "{} returned {} error responses in round {round}",
-                    target.name,
-                    result.errors
-                );
-            }
-            measured.push(result);
-        }
-        rounds.push(measured);
-    }
-    let api_rss = api.resident_mib();
-
-    let race = revocation::run(
-        &http,
-        &[api.url.clone(), api_second.url.clone()],
-        &auth_reference.url,
-        CLIENT,
-        &access_token(&http, &auth_reference.url).await?,
-        Duration::from_secs(seconds.max(2)),
-    )
-    .await?;
-
-    let ratio = |numerator: usize, denominator: usize| {
-        median(
-            rounds
-                .iter()
-                .map(|round| {
-                    round[numerator].requests_per_second / round[denominator].requests_per_second
-                })
-                .collect(),
-        )
-    };
-    let rates: serde_json::Map<String, serde_json::Value> = targets
-        .iter()
-        .enumerate()
-        .map(|(index, target)| {
-            let values: Vec<f64> = rounds
-                .iter()
-                .map(|round| round[index].requests_per_second)
-                .collect();
-            (target.name.to_owned(), json!(median(values)))
-        })
-        .collect();
-    Ok(json!({
-        "machine": machine(),
-        "seconds_per_run": seconds,
-        "rounds": repeats,
-        "connections": connections,
-        "median_requests_per_second": rates,
-        "G1": { "ratio": ratio(1, 0), "bar": ">= 0.75", "what": "/api/me reference ÷ no authentication (SQLite)" },
-        "G2": { "ratio": ratio(1, 2), "bar": ">= 1.0", "what": "/api/me reference ÷ /api/me JWT" },
-        "G6": { "ratio": ratio(3, 1), "bar": ">= 0.8", "what": "/connect/introspect ÷ /api/me reference" },
-        "G9": race,
-        "G10": { "resident_mib": api_rss, "bar": "<= 64", "what": "API resident memory after the runs above" },
-    }))
+    .await
 }
 
-async fn access_token(http: &reqwest::Client, auth_url: &str) -> Result<String> {
+fn bearer(token: &str) -> Vec<(String, String)> {
+    vec![("Authorization".to_owned(), format!("Bearer {token}"))]
+}
+
+/// Median of the per-round ratios of two series.
+fn ratio_of(numerators: &[f64], denominators: &[f64]) -> f64 {
+    median(
+        numerators
+            .iter()
+            .zip(denominators)
+            .map(|(numerator, denominator)| numerator / denominator)
+            .collect(),
+    )
+}
+
+pub async fn access_token(http: &reqwest::Client, auth_url: &str) -> Result<String> {
     let body: serde_json::Value = http
         .post(format!("{auth_url}/connect/token"))
         .basic_auth(CLIENT.0, Some(CLIENT.1))
@@ -260,20 +252,25 @@ async fn access_token(http: &reqwest::Client, auth_url: &str) -> Result<String> 
         .context("no access_token in the token response")
 }
 
-fn basic(id: &str, secret: &str) -> String {
+pub fn basic(id: &str, secret: &str) -> String {
     use base64::Engine;
     // The benchmark's id and secret are unreserved characters, which need
     // no form-encoding before base64.
     base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
+/// CPUs this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 fn machine() -> serde_json::Value {
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let cores = cores();
     let memory_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| {
@@ -281,7 +278,12 @@ fn machine() -> serde_json::Value {
             line.split_whitespace().nth(1)?.parse::<f64>().ok()
         })
         .map(|kib| kib / 1024.0 / 1024.0);
-    json!({ "cores": cores, "memory_gib": memory_gib })
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_default();
+    json!({ "cores": cores, "memory_gib": memory_gib, "date": date })
 }
 
 fn ensure_wrk() -> Result<()> {
@@ -305,28 +307,42 @@ fn ensure_wrk() -> Result<()> {
     Ok(())
 }
 
+/// Adds one line of the table: `shown` is the figure as printed, `met`
+/// whether it reaches `bar`.
+pub fn add_row(
+    report: &mut serde_json::Value,
+    id: &str,
+    what: &str,
+    shown: String,
+    bar: &str,
+    met: bool,
+) {
+    let row = json!({ "id": id, "what": what, "figure": shown, "bar": bar, "met": met });
+    match report["table"].as_array_mut() {
+        Some(rows) => rows.push(row),
+        None => report["table"] = json!([row]),
+    }
+}
+
 fn print_table(report: &serde_json::Value) {
-    println!("{:<5} {:>10}  {:<10} what", "id", "figure", "bar");
-    for id in ["G1", "G2", "G6"] {
+    println!(
+        "{:<4} {:>14}  {:<14} {:<4} what",
+        "id", "figure", "bar", "met"
+    );
+    for row in report["table"].as_array().into_iter().flatten() {
         println!(
-            "{:<5} {:>10.3}  {:<10} {}",
-            id,
-            report[id]["ratio"].as_f64().unwrap_or(f64::NAN),
-            report[id]["bar"].as_str().unwrap_or(""),
-            report[id]["what"].as_str().unwrap_or("")
+            "{:<4} {:>14}  {:<14} {:<4} {}",
+            row["id"].as_str().unwrap_or(""),
+            row["figure"].as_str().unwrap_or(""),
+            row["bar"].as_str().unwrap_or(""),
+            if row["met"].as_bool() == Some(true) {
+                "yes"
+            } else {
+                "no"
+            },
+            row["what"].as_str().unwrap_or("")
         );
     }
-    println!(
-        "{:<5} {:>10}  {:<10} requests accepted after a revocation was acknowledged ({} requests)",
-        "G9", report["G9"]["accepted_after_revocation"], "0", report["G9"]["requests"]
-    );
-    println!(
-        "{:<5} {:>10.1}  {:<10} {}",
-        "G10",
-        report["G10"]["resident_mib"].as_f64().unwrap_or(f64::NAN),
-        report["G10"]["bar"].as_str().unwrap_or(""),
-        report["G10"]["what"].as_str().unwrap_or("")
-    );
     println!(
         "\nmedian requests/s: {}",
         report["median_requests_per_second"]
