@@ -114,3 +114,58 @@ pub fn ping(conn: &mut DbConnection) -> Result<(), Error> {
     conn.batch_execute("SELECT 1")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::BigInt;
+    use diesel::{Connection, RunQueryDsl};
+
+    use super::*;
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+
+    fn count(conn: &mut SqliteConnection, table: &str) -> i64 {
+        diesel::sql_query(format!("SELECT count(*) AS count FROM {table}"))
+            .get_result::<Count>(conn)
+            .unwrap()
+            .count
+    }
+
+    /// The table rebuilds keep every row in both directions, and the
+    /// foreign keys still cascade afterwards.
+    #[test]
+    fn sqlite_rebuilds_keep_rows_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn =
+            SqliteConnection::establish(&dir.path().join("t.db").to_string_lossy()).unwrap();
+        conn.batch_execute("PRAGMA foreign_keys = ON").unwrap();
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+        conn.batch_execute(
+            "INSERT INTO clients VALUES ('c', 'h', 'password', 'all', TRUE, 1);
+             INSERT INTO users VALUES ('u', 'alice', 'h', TRUE, 1);
+             INSERT INTO sessions VALUES ('s', 'u', 'c', 'u', 1, 1, 9, NULL);
+             INSERT INTO tokens VALUES ('t', 'access', 's', 'c', 'u', 'all', 1, 9, NULL, 'f');",
+        )
+        .unwrap();
+
+        conn.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+        for table in ["clients", "users", "sessions", "tokens"] {
+            assert_eq!(count(&mut conn, table), 1, "{table}");
+            let clustered =
+                format!("sqlite_master WHERE name = '{table}' AND sql LIKE '%WITHOUT ROWID'");
+            assert_eq!(count(&mut conn, &clustered), 1, "{table} is WITHOUT ROWID");
+        }
+
+        conn.batch_execute("DELETE FROM clients WHERE id = 'c'")
+            .unwrap();
+        assert_eq!(count(&mut conn, "sessions"), 0);
+        assert_eq!(count(&mut conn, "tokens"), 0);
+        assert_eq!(count(&mut conn, "users"), 1);
+    }
+}
