@@ -90,6 +90,7 @@ pub async fn serve(state: AuthState) -> Result<(), String> {
         "starting the Auth server"
     );
     crate::cleanup_job::spawn(state.pool.clone(), state.settings.clone());
+    crate::checkpoint_job::spawn(state.pool.clone(), state.validator.is_local());
     let pool = web::Data::new(state.pool.clone());
     let state = web::Data::new(state);
     rate_limit::spawn_shrinking(state.clone());

@@ -5,6 +5,7 @@ mod admin;
 mod admin_cli;
 pub mod app;
 mod bearer_auth;
+mod checkpoint_job;
 mod cleanup_job;
 pub mod cli;
 pub mod client_auth;

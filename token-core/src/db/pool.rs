@@ -20,8 +20,13 @@ pub type DbPool = r2d2::Pool<ConnectionManager>;
 /// SQLite settings applied to every new connection after the busy timeout.
 /// WAL lets readers run while one process writes; the busy timeout makes a
 /// writer wait for the other process's write instead of failing at once.
+/// Commits do not checkpoint: each Auth server does, five times a second
+/// (see [`super::checkpoint`]), and the log file is cut back to 64 MiB when
+/// it starts over.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
     PRAGMA synchronous = NORMAL; \
+    PRAGMA wal_autocheckpoint = 0; \
+    PRAGMA journal_size_limit = 67108864; \
     PRAGMA foreign_keys = ON;";
 
 /// Opens connections for r2d2, picking the backend from the URL scheme.
