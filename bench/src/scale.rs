@@ -8,9 +8,12 @@ use anyhow::{Context, Result};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 
-/// Rows inserted per transaction, so that progress shows and the journal
-/// stays small.
-const CHUNK: u64 = 1_000_000;
+/// Rows inserted per transaction, in key order within each. Random keys
+/// inserted one by one took 400 s for ten million rows, because every
+/// insert lands on a different page of the clustered table; sorted chunks
+/// take a quarter of that, and the tree still grows by merging runs of
+/// random keys, not by appending.
+const CHUNK: u64 = 2_500_000;
 
 /// Adds `count` live access tokens of one filler session to the database
 /// at `path`, with random hashes like real ones. The bench client must
@@ -19,9 +22,11 @@ pub fn fill(path: &Path, count: u64) -> Result<()> {
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())
         .with_context(|| format!("opening {}", path.display()))?;
     // Durability does not matter for a scratch file; speed of the fill
-    // does. The page cache is sized for the indexes of ten million rows.
+    // does. The page cache (6 GB) holds the whole table of ten million
+    // rows, whose random keys would otherwise make every insert read and
+    // write a page on disk.
     conn.batch_execute(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -2000000;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -6000000;",
     )?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -40,7 +45,8 @@ pub fn fill(path: &Path, count: u64) -> Result<()> {
             "BEGIN; \
              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {chunk}) \
              INSERT INTO tokens (hash, kind, session_id, client_id, subject, scopes, created, expires, revoked_at, family_id) \
-             SELECT lower(hex(randomblob(32))), 'access', 'filler', 'bench', 'filler', 'all', {now}, {expires}, NULL, 'filler' FROM n; \
+             SELECT hash, 'access', 'filler', 'bench', 'filler', 'all', {now}, {expires}, NULL, 'filler' \
+             FROM (SELECT lower(hex(randomblob(32))) AS hash FROM n) ORDER BY hash; \
              COMMIT;",
             expires = now + 86_400
         ))?;
