@@ -13,8 +13,8 @@ use crate::postgres::{Pgbench, PinnedPostgres, ScratchDatabase};
 use crate::servers::{Binaries, Server};
 use crate::{Options, access_token, add_client, add_row, bearer, median, ratio_of};
 
-/// pgbench clients: as many as the API's pool holds connections
-/// (`Database:MaxConnections`), so both sides use the same backends.
+/// pgbench clients: the size of the API's pool
+/// (`Database:MaxConnections`), so both sides use as many backends.
 const PGBENCH_CLIENTS: u32 = 8;
 
 /// Revocations watched for the cache's propagation time.

@@ -10,7 +10,7 @@ use diesel::{Connection, SqliteConnection};
 
 /// Rows inserted per transaction, in key order within each. Random keys
 /// inserted one by one took 400 s for ten million rows, because every
-/// insert lands on a different page of the clustered table; sorted chunks
+/// insert lands on a different page of the clustered table. Sorted chunks
 /// take a quarter of that, and the tree still grows by merging runs of
 /// random keys, not by appending.
 const CHUNK: u64 = 2_500_000;
@@ -22,9 +22,8 @@ pub fn fill(path: &Path, count: u64) -> Result<()> {
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())
         .with_context(|| format!("opening {}", path.display()))?;
     // Durability does not matter for a scratch file; speed of the fill
-    // does. The page cache (6 GB) holds the whole table of ten million
-    // rows, whose random keys would otherwise make every insert read and
-    // write a page on disk.
+    // does. The page cache (6 GB) fits the whole table of ten million
+    // rows, so that inserts do not read pages back from disk.
     conn.batch_execute(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -6000000;",
     )?;

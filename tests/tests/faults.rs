@@ -45,9 +45,9 @@ async fn postgres_outage_and_recovery() {
     assert_recovered(&stack, &live, &revoked).await;
 }
 
-/// Moves the SQLite file away under running services: a connection that
+/// Moves the SQLite file away under running services. A connection that
 /// stays open on a moved file would serve stale reads and lose its writes,
-/// so every call is a 503 until the file is back, and then all recovers
+/// so every call is a 503 until the file is back. Then all recovers
 /// without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_file_moved_away_and_back() {

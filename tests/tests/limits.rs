@@ -118,8 +118,8 @@ async fn limits_can_be_disabled(backend: Backend) {
 }
 
 /// A burst of password grants keeps every core busy with argon2 for as long
-/// as it lasts; token validation, at the Auth server and at the API, must
-/// still answer about as fast as on an idle host.
+/// as it lasts. Token validation, at the Auth server and at the API, must
+/// still respond about as fast as on an idle host.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_burst_leaves_validation_fast() {
     let stack = Stack::start(

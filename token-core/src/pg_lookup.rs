@@ -28,7 +28,7 @@ const LOOKUP: &str = "SELECT t.hash, t.kind, t.session_id, t.client_id, t.subjec
     LEFT JOIN users u ON u.id = s.user_id \
     WHERE t.hash = $1";
 
-/// After a failed connection attempt, lookups answer 503 at once for this
+/// After a failed connection attempt, lookups fail at once (503) for this
 /// long instead of each waiting for a connection of its own.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(250);
 
@@ -67,8 +67,9 @@ impl PgLookup {
     /// of a Tokio runtime, which also drives the connection.
     pub(crate) async fn find(&self, hash: &str) -> Result<Option<LookedUp>, Error> {
         let connected = self.connection().await?;
-        // The statement timeout ends a query stuck behind a lock; this one
-        // ends a wait on a connection that silently stopped answering.
+        // The statement timeout cancels a query stuck behind a lock. This
+        // timeout ends a wait on a connection that silently stopped
+        // responding.
         let limit = self.statement_timeout + Duration::from_secs(1);
         let result = tokio::time::timeout(
             limit,
@@ -124,8 +125,8 @@ impl PgLookup {
             .map_err(|_| unavailable("timed out".into()))?
             .map_err(|error| unavailable(error.to_string()))?;
         tokio::spawn(async move {
-            // Ends when the client is dropped or the server goes away; the
-            // next lookup then sees a closed client and reconnects.
+            // Ends when the client is dropped or the server goes away. The
+            // next lookup then finds the client closed and reconnects.
             let _ = connection.await;
         });
         client

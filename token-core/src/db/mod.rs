@@ -51,10 +51,10 @@ macro_rules! on_backend {
 }
 
 /// Serializes this process's SQLite write transactions and checkpoints.
-/// SQLite admits one writer at a time anyway; waiting here is fairer than
-/// its busy handler, which polls with sleeps, and it gives [`checkpoint`] a
-/// moment with no writer of this process, which a busy handler racing
-/// continuous writers rarely finds.
+/// SQLite admits one writer at a time anyway, and waiting here is fairer
+/// than its busy handler, which polls with sleeps. It also gives
+/// [`checkpoint`] a moment with no writer of this process, which a busy
+/// handler racing continuous writers rarely finds.
 static SQLITE_WRITER: Mutex<()> = Mutex::new(());
 
 /// Runs `body` in a transaction that holds the write lock from its start.
@@ -130,9 +130,9 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, Error> {
 /// PostgreSQL.
 ///
 /// SQLite's own checkpoint runs in the commit that grows the log past 1000
-/// pages, while other writers go on appending, so under steady writes the
-/// log never starts over and every commit from then on ran a checkpoint
-/// with two fsync calls. This one holds off this process's writers, so the
+/// pages, while other writers go on appending. Under steady writes the log
+/// therefore never started over, and every commit from then on ran a
+/// checkpoint with two fsync calls. This one holds off this process's writers, so the
 /// log is whole in the file when it ends and the next writer starts it
 /// over.
 pub fn checkpoint(conn: &mut DbConnection) -> Result<(), Error> {
