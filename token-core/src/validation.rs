@@ -21,7 +21,7 @@ use crate::pg_lookup::PgLookup;
 use crate::secret::sha256_hex;
 use crate::time::now;
 use crate::tokens::{TokenFormat, TokenKind, TokenRow};
-use crate::validation_cache::ValidationCache;
+use crate::validation_cache::{StoreTicket, ValidationCache};
 
 /// Maximum token length worth a lookup. Issued handles are 43 characters and JWTs
 /// well under 2 KiB; anything longer cannot be ours.
@@ -176,34 +176,36 @@ impl Validator {
         };
         classify(token).map_err(ValidationError::Rejected)?;
         let hash = sha256_hex(token);
-        let cache = self.cache.as_ref().filter(|_| !policy.accept_refresh);
-        if let Some(grant) = cache.and_then(|cache| cache.get(&hash)) {
+        let store = match self.consult_cache(&hash, policy) {
+            Ok(grant) => return Ok(grant),
+            Err(store) => store,
+        };
+        let found = lookup.find(&hash).await?;
+        finish_reference(found, hash, policy, store)
+    }
+
+    /// Returns the cached grant of a reference token, or else the cache and
+    /// ticket to store the lookup's result with (none without a cache or
+    /// for a policy that accepts refresh tokens, which are not cached).
+    fn consult_cache(
+        &self,
+        hash: &str,
+        policy: Policy,
+    ) -> Result<TokenGrant, Option<(&ValidationCache, StoreTicket)>> {
+        let Some(cache) = self.cache.as_deref().filter(|_| !policy.accept_refresh) else {
+            return Err(None);
+        };
+        if let Some(grant) = cache.get(hash) {
+            tracing::debug!("access token found in the validation cache");
             return Ok(grant);
         }
-        let ticket = cache.and_then(|cache| cache.ticket());
-        let Some(found) = lookup.find(&hash).await? else {
-            return Err(ValidationError::Rejected(Rejection::Unknown));
-        };
-        let (grant, valid_until) = judge(found, policy.accept_refresh)?;
-        if let (Some(cache), Some(ticket)) = (cache, ticket) {
-            cache.store(ticket, hash, grant.clone(), valid_until);
-        }
-        Ok(grant)
+        Err(cache.ticket().map(|ticket| (cache, ticket)))
     }
 
     /// Consults `cache` before the database for reference access tokens.
     pub fn with_cache(mut self, cache: Arc<ValidationCache>) -> Self {
         self.cache = Some(cache);
         self
-    }
-
-    /// The grant of a cached reference access token; never blocks.
-    pub fn cached(&self, token: &str, policy: Policy) -> Option<TokenGrant> {
-        let cache = self.cache.as_ref()?;
-        if policy.accept_refresh || looks_like_jwt(token) || token.len() > MAX_TOKEN_LENGTH {
-            return None;
-        }
-        cache.get(&sha256_hex(token))
     }
 
     /// Whether lookups go to a local SQLite file rather than over the
@@ -219,18 +221,13 @@ impl Validator {
             TokenShape::Jwt { kid } => self.validate_jwt(token, &kid, policy),
             TokenShape::Reference => {
                 let hash = sha256_hex(token);
-                let cache = self.cache.as_ref().filter(|_| !policy.accept_refresh);
-                if let Some(grant) = cache.and_then(|cache| cache.get(&hash)) {
-                    return Ok(grant);
-                }
-                let ticket = cache.and_then(|cache| cache.ticket());
+                let store = match self.consult_cache(&hash, policy) {
+                    Ok(grant) => return Ok(grant),
+                    Err(store) => store,
+                };
                 let mut conn = self.pool.get().map_err(Error::from)?;
-                let (grant, valid_until) =
-                    look_up_reference(&mut conn, &hash, policy.accept_refresh)?;
-                if let (Some(cache), Some(ticket)) = (cache, ticket) {
-                    cache.store(ticket, hash, grant.clone(), valid_until);
-                }
-                Ok(grant)
+                let found = find_reference(&mut conn, &hash)?;
+                finish_reference(found, hash, policy, store)
             }
         }
     }
@@ -296,14 +293,9 @@ pub fn looks_like_jwt(token: &str) -> bool {
     token.bytes().filter(|&b| b == b'.').count() == 2
 }
 
-/// Looks up a reference token by the hash of its handle and checks that it
-/// and its session, client and user are live. Also returns the Unix time
-/// until which the token and its session stay unexpired.
-fn look_up_reference(
-    conn: &mut DbConnection,
-    hash: &str,
-    accept_refresh: bool,
-) -> Result<(TokenGrant, i64), ValidationError> {
+/// Looks up a reference token by the hash of its handle, with the state of
+/// its session, client and user; [`judge`] decides whether it is live.
+fn find_reference(conn: &mut DbConnection, hash: &str) -> Result<Option<LookedUp>, Error> {
     // The hash is the primary key, so there is at most one row and no LIMIT
     // is needed.
     let found = crate::on_backend!(conn, inner => tokens::table
@@ -322,19 +314,30 @@ fn look_up_reference(
         ))
         .get_result::<(TokenRow, Option<i64>, i64, bool, Option<bool>)>(inner)
         .optional())?;
-    let Some((row, ended_at, session_expires, client_enabled, user_enabled)) = found else {
-        return Err(ValidationError::Rejected(Rejection::Unknown));
-    };
-    judge(
-        LookedUp {
+    Ok(found.map(
+        |(row, ended_at, session_expires, client_enabled, user_enabled)| LookedUp {
             row,
             ended_at,
             session_expires,
             client_enabled,
             user_enabled,
         },
-        accept_refresh,
-    )
+    ))
+}
+
+/// Judges a looked-up reference token and stores a live one with `store`.
+fn finish_reference(
+    found: Option<LookedUp>,
+    hash: String,
+    policy: Policy,
+    store: Option<(&ValidationCache, StoreTicket)>,
+) -> Result<TokenGrant, ValidationError> {
+    let found = found.ok_or(ValidationError::Rejected(Rejection::Unknown))?;
+    let (grant, valid_until) = judge(found, policy.accept_refresh)?;
+    if let Some((cache, ticket)) = store {
+        cache.store(ticket, hash, grant.clone(), valid_until);
+    }
+    Ok(grant)
 }
 
 /// A token row with the state of its session, client and user.
