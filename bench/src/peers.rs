@@ -570,7 +570,7 @@ impl Drop for Peer {
     }
 }
 
-fn form_post(name: &'static str, url: &str, authorization: String, body: String) -> Target {
+pub fn form_post(name: &'static str, url: &str, authorization: String, body: String) -> Target {
     Target {
         name,
         url: url.to_owned(),

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use token_core::db::DatabaseUrl;
 use tokio_postgres::NoTls;
 
 use crate::servers::{LOAD_CPU, SERVER_CPU};
@@ -64,27 +65,13 @@ impl ScratchDatabase {
 async fn execute(url: &str, sql: &str) -> Result<()> {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
-        .with_context(|| format!("connecting to PostgreSQL at {}", mask(url)))?;
+        .with_context(|| format!("connecting to PostgreSQL at {}", DatabaseUrl::new(url)))?;
     tokio::spawn(connection);
     client
         .batch_execute(sql)
         .await
         .with_context(|| format!("running {sql}"))?;
     Ok(())
-}
-
-/// The URL without its password, for messages.
-pub fn mask(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// Pins every PostgreSQL process to the server core while alive, so that
@@ -97,14 +84,7 @@ pub struct PinnedPostgres {
 impl PinnedPostgres {
     /// Backends forked later inherit the postmaster's affinity.
     pub fn pin() -> Result<PinnedPostgres> {
-        let output = std::process::Command::new("ps")
-            .args(["-C", "postgres", "-o", "pid="])
-            .output()
-            .context("listing PostgreSQL processes with ps")?;
-        let pids: Vec<u32> = String::from_utf8_lossy(&output.stdout)
-            .split_whitespace()
-            .filter_map(|pid| pid.parse().ok())
-            .collect();
+        let pids = postgres_pids()?;
         if pids.is_empty() {
             bail!("no local PostgreSQL process found to pin; is the server on this machine?");
         }
@@ -118,22 +98,26 @@ impl PinnedPostgres {
 impl Drop for PinnedPostgres {
     fn drop(&mut self) {
         let all = format!("0-{}", crate::cores().saturating_sub(1));
-        let output = std::process::Command::new("ps")
-            .args(["-C", "postgres", "-o", "pid="])
-            .output();
+        // Backends started while pinned inherited the pinning too.
         let mut pids = self.pids.clone();
-        if let Ok(output) = output {
-            pids.extend(
-                String::from_utf8_lossy(&output.stdout)
-                    .split_whitespace()
-                    .filter_map(|pid| pid.parse::<u32>().ok()),
-            );
-        }
+        pids.extend(postgres_pids().unwrap_or_default());
         for pid in pids {
             // A backend that exited meanwhile has nothing to restore.
             let _ = set_affinity(pid, &all);
         }
     }
+}
+
+/// Lists the process ids of every local PostgreSQL process.
+fn postgres_pids() -> Result<Vec<u32>> {
+    let output = std::process::Command::new("ps")
+        .args(["-C", "postgres", "-o", "pid="])
+        .output()
+        .context("listing PostgreSQL processes with ps")?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|pid| pid.parse().ok())
+        .collect())
 }
 
 fn set_affinity(pid: u32, cpus: &str) -> Result<()> {
@@ -256,21 +240,4 @@ fn logged_p99_ms(dir: &Path, prefix: &str) -> Result<f64> {
     }
     latencies.sort_by(f64::total_cmp);
     Ok(latencies[(latencies.len() - 1) * 99 / 100])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks_the_password() {
-        assert_eq!(
-            mask("postgres://user:secret@127.0.0.1:5432/db"),
-            "postgres://user:***@127.0.0.1:5432/db"
-        );
-        assert_eq!(
-            mask("postgres://postgres@127.0.0.1/db"),
-            "postgres://postgres@127.0.0.1/db"
-        );
-    }
 }

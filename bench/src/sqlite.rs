@@ -51,20 +51,9 @@ pub async fn measure(
         target,
         connections,
     };
-    let basic_form = |url: String, body: &str, name: &'static str| Target {
-        name,
-        url,
-        headers: vec![
-            (
-                "Authorization".to_owned(),
-                format!("Basic {}", basic(CLIENT.0, CLIENT.1)),
-            ),
-            (
-                "Content-Type".to_owned(),
-                "application/x-www-form-urlencoded".to_owned(),
-            ),
-        ],
-        post_body: Some(body.to_owned()),
+    let basic_form = |url: String, body: &str, name: &'static str| {
+        let authorization = format!("Basic {}", basic(CLIENT.0, CLIENT.1));
+        peers::form_post(name, &url, authorization, body.to_owned())
     };
     let mut runs = vec![
         ours(Target {
