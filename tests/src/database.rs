@@ -41,6 +41,13 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The SQLite file of a SQLite test database; `None` on PostgreSQL.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        self.url
+            .strip_prefix("sqlite://")
+            .map(std::path::PathBuf::from)
+    }
+
     pub fn create(backend: &Backend, dir: &Path) -> TestDatabase {
         match backend {
             Backend::Sqlite => TestDatabase {

@@ -69,7 +69,7 @@ async fn sqlite_file_moved_away_and_back() {
         assert_eq!(stack.me(api, &live).await.0, StatusCode::OK);
     }
 
-    let path = std::path::PathBuf::from(stack.database.url.trim_start_matches("sqlite://"));
+    let path = stack.database.sqlite_path().expect("a SQLite database");
     let away = path.with_extension("away");
     std::fs::rename(&path, &away).expect("move the database file away");
     // Each connection checks its file at most every 100 ms.
@@ -84,7 +84,7 @@ async fn sqlite_file_moved_away_and_back() {
     assert_recovered(&stack, &live, &revoked).await;
 }
 
-/// Every call that needs the database answers 503, never 401 or 200, and
+/// Every call that needs the database returns 503, never 401 or 200, and
 /// both services report themselves not ready.
 async fn assert_outage(stack: &Stack, live: &str) {
     for api in 0..2 {
@@ -273,15 +273,12 @@ async fn sqlite_write_lock_answers_503() {
     let login = stack.login().await;
     let access = login["access_token"].as_str().unwrap().to_owned();
 
-    let path = stack
-        .database
-        .url
-        .trim_start_matches("sqlite://")
-        .to_owned();
+    let path = stack.database.sqlite_path().expect("a SQLite database");
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
-        let mut conn = SqliteConnection::establish(&path).expect("open the test database");
+        let mut conn =
+            SqliteConnection::establish(&path.to_string_lossy()).expect("open the test database");
         conn.batch_execute("BEGIN IMMEDIATE")
             .expect("take the write lock");
         locked_tx.send(()).expect("signal the lock");

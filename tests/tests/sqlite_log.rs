@@ -8,7 +8,7 @@ use integration_tests::stack::READER;
 use integration_tests::{Backend, Stack, StackOptions};
 use reqwest::StatusCode;
 
-/// The checkpoint sequence number in the log's header, which SQLite
+/// Reads the checkpoint sequence number in the log's header, which SQLite
 /// increments each time the log starts over.
 fn log_generation(database: &std::path::Path) -> u32 {
     let header = std::fs::read(database.with_extension("db-wal")).expect("read the log");
@@ -18,7 +18,7 @@ fn log_generation(database: &std::path::Path) -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_ahead_log_starts_over() {
     let stack = Stack::start(Backend::Sqlite, StackOptions::reference()).await;
-    let path = std::path::PathBuf::from(stack.database.url.trim_start_matches("sqlite://"));
+    let path = stack.database.sqlite_path().expect("a SQLite database");
     let issue = || async {
         let (status, body) = stack
             .token(READER, &[("grant_type", "client_credentials")])
