@@ -42,8 +42,8 @@ pub fn build_state(settings: Settings, pool: DbPool) -> Result<ApiState, token_c
     })
 }
 
-/// The validation cache, if the settings ask for one and the database can
-/// send the notices it depends on.
+/// Builds the validation cache if the settings request one and the
+/// database can send the notices it depends on.
 fn validation_cache(settings: &Settings) -> Option<Arc<ValidationCache>> {
     let tokens = &settings.tokens;
     if !tokens.validation_cache {

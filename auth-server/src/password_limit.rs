@@ -1,9 +1,9 @@
 //! Bounds how many password hashes run at once.
 //!
 //! argon2 is meant to take a whole core for tens of milliseconds. Without a
-//! bound, a burst of logins starts one hash per blocking thread and the
-//! scheduler shares the cores among all of them, so token validation in
-//! this process and in an API on the same host waits behind the burst
+//! bound, a burst of logins starts one hash per blocking thread, and the
+//! scheduler shares the cores among all of them. Token validation in this
+//! process and in an API on the same host then waits behind the burst
 //! (measured: median `/api/me` latency from 2 ms to 17 ms with 16
 //! concurrent logins on 2 cores). Logins past the bound wait here, holding
 //! no thread and no database connection.
@@ -20,7 +20,7 @@ pub struct PasswordLimit {
 
 impl PasswordLimit {
     /// `concurrency` hashes at once; a login that waits longer than `wait`
-    /// for its turn is answered 503.
+    /// for its turn gets a 503.
     pub fn new(concurrency: usize, wait: Duration) -> Self {
         PasswordLimit {
             permits: Semaphore::new(concurrency),

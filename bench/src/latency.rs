@@ -59,9 +59,9 @@ pub fn ensure_oha() -> Result<()> {
     Ok(())
 }
 
-/// The most requests per second oha sends to `url` from one core, flat
-/// out for two seconds. Fixed-rate runs stay at half of it, so that what
-/// they measure is the server, not a saturated load generator.
+/// Measures the maximum requests per second oha sends to `url` from one
+/// core, flat out for two seconds. Fixed-rate runs stay at half of it, so
+/// that they measure the server, not a saturated load generator.
 pub fn capacity(url: &str, headers: &[(String, String)]) -> Result<f64> {
     let report = run_oha(url, headers, &["-z2s".to_owned(), "-c32".to_owned()])?;
     report["summary"]["requestsPerSec"]
@@ -124,7 +124,7 @@ fn run_oha(url: &str, headers: &[(String, String)], args: &[String]) -> Result<s
         .as_object()
         .context("oha reported no status codes")?;
     if codes.keys().any(|code| code != "200") {
-        bail!("{url} answered other than 200: {codes:?}");
+        bail!("{url} returned statuses other than 200: {codes:?}");
     }
     Ok(report)
 }

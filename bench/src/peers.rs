@@ -455,7 +455,7 @@ impl Peer {
         Ok(())
     }
 
-    /// Whether the peer still reports [`Peer::access_token`] as active.
+    /// Checks whether the peer still reports [`Peer::access_token`] as active.
     pub async fn access_token_active(&self) -> Result<bool> {
         let http = reqwest::Client::builder().no_proxy().build()?;
         let body = send(&http, &self.introspect_basic()).await?;

@@ -219,9 +219,9 @@ impl Pgbench {
     }
 }
 
-/// The 99th percentile of the latencies in pgbench's transaction logs,
-/// whose third column is the latency in microseconds (under `-R` it
-/// includes the wait behind the schedule).
+/// Computes the 99th percentile of the latencies in pgbench's transaction
+/// logs, whose third column is the latency in microseconds. Under `-R` it
+/// includes the wait behind the schedule.
 fn logged_p99_ms(dir: &Path, prefix: &str) -> Result<f64> {
     let mut latencies = Vec::new();
     for entry in std::fs::read_dir(dir)? {

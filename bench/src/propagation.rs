@@ -45,7 +45,7 @@ pub async fn run(
             for _ in 0..2 {
                 let status = me(http, url, &token).await?;
                 if status != StatusCode::OK {
-                    bail!("a fresh token was refused with {status}");
+                    bail!("a fresh token was rejected with {status}");
                 }
             }
         }

@@ -122,7 +122,7 @@ pub async fn measure(
     for round in 0..options.repeats {
         let mut measured = Vec::new();
         for run in &mut runs {
-            // oidc-provider's in-memory store forgets old tokens once its
+            // oidc-provider's in-memory store evicts old tokens once its
             // own issuance runs have filled it, so each round introspects a
             // fresh one.
             if run.target.name == "oidc_introspect" {

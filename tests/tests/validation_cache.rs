@@ -40,9 +40,9 @@ fn cache_hits(stack: &Stack, api: usize) -> usize {
     stack.apis[api].log().matches(CACHE_HIT).count()
 }
 
-/// Calls `/api/me` on every instance until the token is rejected there;
-/// fails if that takes longer than the notice can plausibly need, or if the
-/// token is accepted again after its first rejection.
+/// Calls `/api/me` on every instance until the token is rejected there.
+/// Fails if that takes longer than the notice can plausibly need, or if
+/// the token is accepted again after its first rejection.
 async fn assert_rejected_everywhere(stack: &Stack, token: &str) {
     for api in 0..stack.apis.len() {
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -148,7 +148,7 @@ async fn ended_sessions_and_disabled_accounts_reach_every_cache() {
 }
 
 /// When the notice connection drops, notices may be lost, so the cache
-/// must not answer: calls fail with 503 like every other call while the
+/// must not be used. Calls fail with 503 like every other call while the
 /// database is away, and after recovery a token revoked meanwhile is
 /// rejected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

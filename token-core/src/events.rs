@@ -13,9 +13,10 @@ use crate::db::DbConnection;
 /// The channel the notices travel on.
 pub const CHANNEL: &str = "token_events";
 
-/// What stopped being valid. A notice may cover more than what changed
-/// (a whole session for one refresh family, say): a cache then looks up a
-/// few live tokens again, which costs a query and nothing else.
+/// A change that ended the validity of tokens. A notice may cover more
+/// than what changed (a whole session for one refresh family, say). A
+/// cache then looks up a few live tokens again, which costs a query and
+/// nothing else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalidation {
     /// One token, by the hash of its handle.
@@ -29,7 +30,7 @@ pub enum Invalidation {
 }
 
 impl Invalidation {
-    /// The `NOTIFY` payload: a one-letter kind, a colon and the id.
+    /// Returns the `NOTIFY` payload: a one-letter kind, a colon and the id.
     pub fn payload(&self) -> String {
         let (kind, id) = match self {
             Invalidation::Token(hash) => ('t', hash),

@@ -108,9 +108,9 @@ pub struct TokenSettings {
     /// Keep validated reference tokens in each API instance's memory,
     /// dropped on PostgreSQL notices (PostgreSQL only).
     pub validation_cache: bool,
-    /// The most tokens one API instance caches.
+    /// Maximum number of tokens one API instance caches.
     pub validation_cache_capacity: u32,
-    /// The longest a token stays cached, whatever the notices say.
+    /// Maximum time a token stays cached, even if no notice drops it.
     pub validation_cache_seconds: u64,
 }
 
@@ -356,7 +356,7 @@ impl Settings {
         Ok(())
     }
 
-    /// The number of password hashes that may run at once.
+    /// Returns the number of password hashes that may run at once.
     pub fn password_hash_concurrency(&self) -> usize {
         match self.auth.password_hash_concurrency {
             Some(concurrency) => concurrency as usize,

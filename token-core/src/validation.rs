@@ -156,8 +156,8 @@ impl Validator {
         }
     }
 
-    /// Whether [`Validator::validate_reference_async`] can check `token`:
-    /// a reference token, on PostgreSQL.
+    /// Returns whether [`Validator::validate_reference_async`] can check
+    /// `token`: a reference token, on PostgreSQL.
     pub fn checks_async(&self, token: &str) -> bool {
         self.pg_lookup.is_some() && classify(token) == Ok(TokenShape::Reference)
     }

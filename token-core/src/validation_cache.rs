@@ -7,7 +7,7 @@
 //! is empty and bypassed, because notices sent meanwhile are lost.
 //!
 //! Between a revocation's commit and the arrival of its notice (a few
-//! milliseconds) an instance may still accept the token; without the cache
+//! milliseconds) an instance may still accept the token. Without the cache
 //! the next call after the commit is rejected. That window is the price of
 //! the saved query, which is why the cache is off by default.
 
@@ -48,7 +48,8 @@ struct Entry {
 pub struct StoreTicket(u64);
 
 impl ValidationCache {
-    /// A cache of at most `capacity` tokens, each kept at most `max_age`.
+    /// Creates a cache of at most `capacity` tokens, each kept at most
+    /// `max_age`.
     /// It stays bypassed until [`ValidationCache::start_listening`].
     pub fn new(capacity: usize, max_age: Duration) -> Self {
         ValidationCache {
@@ -60,7 +61,7 @@ impl ValidationCache {
         }
     }
 
-    /// The cached grant of a token, if it is cached and still live.
+    /// Returns the cached grant of a token, if it is cached and still live.
     pub fn get(&self, hash: &str) -> Option<TokenGrant> {
         if !self.listening.load(Ordering::Acquire) {
             return None;
@@ -165,12 +166,12 @@ impl ValidationCache {
         entries.clear();
     }
 
-    /// Whether the cache is in use.
+    /// Returns whether the cache is in use.
     pub fn is_listening(&self) -> bool {
         self.listening.load(Ordering::Acquire)
     }
 
-    /// How many tokens are cached.
+    /// Returns how many tokens are cached.
     pub fn len(&self) -> usize {
         self.entries
             .read()

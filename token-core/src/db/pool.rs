@@ -50,18 +50,18 @@ pub struct PooledDb {
     conn: DbConnection,
     sqlite_file: Option<FileId>,
     /// When the connection last passed its check: the SQLite file found
-    /// in place, or a PostgreSQL ping answered.
+    /// in place, or a PostgreSQL ping returned.
     checked: Instant,
 }
 
 /// How long a SQLite file found in place is trusted before the next check.
-/// A check is a `stat` call, a few percent of a token lookup; a file moved
-/// away is noticed within this time.
+/// A check is a `stat` call, and a file moved away is noticed within this
+/// time.
 const SQLITE_FILE_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How long a PostgreSQL connection that answered is trusted before the
-/// next ping. A ping on every checkout doubled the queries per token
-/// lookup; a connection that dropped within this time fails its query with
+/// How long a PostgreSQL connection that passed a ping is trusted before
+/// the next ping. A ping on every checkout doubled the queries per token
+/// lookup. A connection that dropped within this time fails its query with
 /// a 503, and the next checkout after the interval replaces it.
 const POSTGRES_PING_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -179,7 +179,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 }
 
-/// A SQLite URI that opens `path` only if it exists (`mode=rw`), with the
+/// Builds a SQLite URI that opens `path` only if it exists (`mode=rw`), with the
 /// characters that URIs reserve escaped.
 fn existing_file_uri(path: &Path) -> String {
     let mut uri = String::from("file:");
